@@ -1,0 +1,1 @@
+"""The `kam` command line: one module per command group, assembled in `cli.main`."""

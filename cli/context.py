@@ -1,0 +1,91 @@
+"""What every command needs: settings, the store, and (only when asked for) the index, opened once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from knowledge.index import Index, IndexBusy
+from knowledge.settings import Settings
+from knowledge.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self._store: Store | None = None
+        self._index: Index | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings)
+        return self._store
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            try:
+                self._index = Index(self.settings)
+            except IndexBusy as exc:
+                fail(str(exc), code=3)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+
+_ctx: Context | None = None
+
+
+def ctx() -> Context:
+    global _ctx
+    if _ctx is None:
+        _ctx = Context()
+    return _ctx
+
+
+def reset_context(settings: Settings | None = None) -> Context:
+    """Used by tests and `kam demo` to start over with other settings."""
+    global _ctx
+    if _ctx is not None:
+        _ctx.close()
+    _ctx = Context(settings)
+    return _ctx
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields a callback(done, total)."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -1,0 +1,124 @@
+"""`kam demo`: load the sample accounts and open a console where you type what a rep would type in Slack."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from cli.context import console, ctx, fail
+from knowledge.importers.profiles import ingest_dir
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "accounts"
+DEFAULT_USER = "alice@example.com"
+
+# name -> (help, handler(console_state, argument_text)); other features add their own entries
+COMMANDS: dict[str, tuple[str, Callable[[dict, str], None]]] = {}
+
+
+def command(name: str, help_text: str) -> Callable[[Callable[[dict, str], None]], Callable[[dict, str], None]]:
+    def wrap(fn: Callable[[dict, str], None]) -> Callable[[dict, str], None]:
+        COMMANDS[name] = (help_text, fn)
+        return fn
+
+    return wrap
+
+
+@command("help", "this list")
+def _help(state: dict, arg: str) -> None:
+    console.print("Type a question as a rep would (e.g. [italic]who's the economic buyer at hanshan?[/]), or:")
+    for name, (text, _) in sorted(COMMANDS.items()):
+        console.print(f"  [bold]{name}[/] - {text}", highlight=False)
+
+
+@command("as", "as EMAIL: act as another person from people.yaml (access rules follow)")
+def _as(state: dict, arg: str) -> None:
+    person = ctx().store.person(arg.strip()) if arg.strip() else None
+    if person is None:
+        console.print("who? known people: " + ", ".join(p.email for p in ctx().store.people()))
+        return
+    state["user"] = person.email
+    console.print(f"now acting as {person.email} ({person.role})", highlight=False)
+
+
+@command("accounts", "the accounts you can see")
+def _accounts(state: dict, arg: str) -> None:
+    store = ctx().store
+    person = store.person(state["user"])
+    scope = store.visible_account_ids(person) if person else set()
+    for s in store.summaries(scope):
+        console.print(f"  {s.name}  [dim]({s.owner})[/]", highlight=False)
+
+
+@command("show", "show ACCOUNT [DIMENSION]: a profile")
+def _show(state: dict, arg: str) -> None:
+    from cli.knowledge_cmds import show
+
+    parts = shlex.split(arg)
+    if not parts:
+        console.print("show which account?")
+        return
+    dims = {"background", "finance", "organisation", "competitors", "suppliers", "downstream"}
+    dim = parts[-1] if len(parts) > 1 and parts[-1] in dims else None
+    name = " ".join(parts[:-1] if dim else parts)
+    store = ctx().store
+    person = store.person(state["user"])
+    account_id = store.find_account(name)
+    scope = store.visible_account_ids(person) if person else set()
+    if account_id is None or (scope is not None and account_id not in scope):
+        console.print("that account is not in your portfolio (or does not exist)")
+        return
+    show(account_id, dimension=dim, as_json=False)
+
+
+def answer(state: dict, text: str) -> None:
+    """Free text: the Ask skill when it is installed, raw retrieval otherwise."""
+    from cli.knowledge_cmds import search
+
+    search(text, as_email=state["user"], k=5, dimension=None, as_json=False)
+
+
+def repl(user: str, read: Callable[[str], str] = input) -> None:
+    state = {"user": user}
+    console.print(f"[bold]kam demo[/] - you are {user}. Type [bold]help[/] for commands, [bold]quit[/] to leave.",
+                  highlight=False)
+    while True:
+        try:
+            line = read("kam> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not line:
+            continue
+        if line in ("quit", "exit", "q"):
+            return
+        head, _, rest = line.partition(" ")
+        try:
+            if head in COMMANDS:
+                COMMANDS[head][1](state, rest)
+            else:
+                answer(state, line)
+        except typer.Exit:
+            pass  # a command's error was already printed; the console goes on
+
+
+def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory to load"),
+         user: str = typer.Option(DEFAULT_USER, "--as", help="who you are in the console")) -> None:
+    """Load the sample accounts and open an interactive console."""
+    from cli.knowledge_cmds import print_report
+
+    if not data.is_dir():
+        fail(f"sample data not found at {data}")
+    report = ingest_dir(ctx().store, data)
+    sync = ctx().index.sync(ctx().store)
+    report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    print_report(report)
+    if ctx().store.person(user) is None:
+        fail(f"{user} is not in {data}/people.yaml")
+    repl(user)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -1,0 +1,1 @@
+"""Account knowledge: profile format, relational store, vector + lexical index, importers and retrieval."""

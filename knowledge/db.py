@@ -1,0 +1,215 @@
+"""SQLAlchemy 2 tables of the relational store (SQLite by default, any DATABASE_URL).
+
+Later features add their own tables on the same `Base` (tier history, delivery ledger, ...) so that
+`create_schema` creates everything in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[int]: JSON}
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    slack_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="rep")
+    manager: Mapped[str | None] = mapped_column(String(320))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(500))
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_key: Mapped[str] = mapped_column(String(300), unique=True)  # casefolded name, for lookups
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    team: Mapped[list[str]] = mapped_column(default=list)
+    industry: Mapped[str | None] = mapped_column(String(300))
+    region: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(500))  # the profile file, "crm:DIR", ...
+    file_hash: Mapped[str | None] = mapped_column(String(64))  # of the validated source, to skip unchanged files
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every change
+    indexed_revision: Mapped[int] = mapped_column(Integer, default=0)  # revision last pushed to the index
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountMemberRow(Base):
+    """Who is attached to an account (owner or team), by email or Slack id: the access rule's index."""
+
+    __tablename__ = "account_members"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)
+    relation: Mapped[str] = mapped_column(String(8), default="team")  # owner | team
+
+
+class AliasRow(Base):
+    __tablename__ = "aliases"
+    alias_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(300))
+
+
+class DimensionRow(Base):
+    __tablename__ = "dimensions"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(32), index=True)
+    influence: Mapped[str | None] = mapped_column(String(16))
+    birthday: Mapped[str | None] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class KeyDateRow(Base):
+    __tablename__ = "key_dates"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    remind: Mapped[list[int] | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(32), default="profile")
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str | None] = mapped_column(String(320))
+    summary: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32), default="profile")  # profile | crm | slack
+
+
+class MetricsRow(Base):
+    __tablename__ = "metrics"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    revenue: Mapped[float | None] = mapped_column(Float)
+    profit_margin: Mapped[float | None] = mapped_column(Float)
+    purchase_share: Mapped[float | None] = mapped_column(Float)
+    growth: Mapped[float | None] = mapped_column(Float)
+    potential: Mapped[float | None] = mapped_column(Float)
+    footprint: Mapped[float | None] = mapped_column(Float)
+    tech_cooperation: Mapped[float | None] = mapped_column(Float)
+    satisfaction: Mapped[float | None] = mapped_column(Float)
+    complaints: Mapped[int | None] = mapped_column(Integer)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class YearlyRevenueRow(Base):
+    """Revenue with us per year (e.g. from CRM won deals): the history that growth is derived from."""
+
+    __tablename__ = "yearly_revenue"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revenue: Mapped[float] = mapped_column(Float)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str | None] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32), default="profile")  # profile | slack | cli
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DocumentRow(Base):
+    """A dated document attached to an account (e.g. one 10-K section), split into chunks at index time."""
+
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    dimension: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(32))  # "10-K", ...
+    section: Mapped[str | None] = mapped_column(String(64))
+    dated: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_documents_account_dim", "account_id", "dimension"),)
+
+
+class ImportIssueRow(Base):
+    """What an import skipped or had to repair, kept so `kam` can show the last import's report."""
+
+    __tablename__ = "import_issues"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    importer: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("run_at", "importer", "source", "message"),)
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(conn: Any, _record: Any) -> None:  # WAL: readers never block the writer
+            cur = conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False, future=True)

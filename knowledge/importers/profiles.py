@@ -1,0 +1,71 @@
+"""`kam ingest DIR`: YAML account profiles and people.yaml, each file in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from knowledge.importers.report import ImportReport
+from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile
+from knowledge.store import Store, name_key
+
+PEOPLE_FILE = "people.yaml"
+
+
+def profile_files(directory: Path) -> list[Path]:
+    files = [p for p in sorted(directory.iterdir()) if p.suffix.lower() in (".yaml", ".yml") and p.is_file()]
+    return [p for p in files if p.stem.lower() != "people"]
+
+
+def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Load people.yaml then every profile. A bad file is skipped whole; the others still load."""
+    directory = Path(directory)
+    report = ImportReport("profiles")
+    if not directory.is_dir():
+        raise ProfileError(directory, "not a directory of profile files")
+    people_path = next((p for p in (directory / PEOPLE_FILE, directory / "people.yml") if p.exists()), None)
+    known: set[str] = {p.email for p in store.people()} | {p.slack_id for p in store.people() if p.slack_id}
+    if people_path:
+        try:
+            people = load_people(people_path)
+            report.people = store.save_people(people, str(people_path))
+            known |= {p.email for p in people} | {p.slack_id for p in people if p.slack_id}
+        except ProfileError as exc:
+            report.skipped.append((str(people_path), str(exc)))
+    files = profile_files(directory)
+    loaded: list[LoadedProfile] = []
+    for path in files:  # phase 1: read and validate everything
+        try:
+            loaded.append(load_profile(path))
+        except ProfileError as exc:
+            report.skipped.append((str(path), str(exc)))
+        except OSError as exc:
+            report.skipped.append((str(path), f"{path}: cannot read: {exc.strerror or exc}"))
+    # two files naming one account (by name or alias) are both skipped: which one is right is the user's call
+    claims: dict[str, list[tuple[str, Path]]] = {}
+    for item in loaded:
+        for label in {item.profile.account, *item.profile.aliases}:
+            claims.setdefault(name_key(label), []).append((label, item.path))
+    clashes: dict[Path, str] = {}
+    for entries in claims.values():
+        paths = sorted({p for _, p in entries})
+        if len(paths) > 1:
+            for label, path in entries:
+                others = ", ".join(str(p) for p in paths if p != path)
+                clashes.setdefault(path, f"{path}: account: duplicate account name {label!r}: also in {others}")
+    for i, item in enumerate(loaded, 1):  # phase 2: save, one transaction per file
+        path, profile = item.path, item.profile
+        try:
+            if path in clashes:
+                raise ProfileError(path, clashes[path].split(": ", 2)[2], field="account")
+            account_id, changed = store.save_profile(profile, str(path.resolve()))
+            (report.imported if changed else report.unchanged).append(account_id)
+            owner = profile.owner.lower() if "@" in profile.owner else profile.owner
+            if known and owner not in known:
+                report.warnings.append(f"{path}: owner {profile.owner!r} is not in people.yaml; only managers "
+                                       "and admins will see this account")
+        except ProfileError as exc:
+            report.skipped.append((str(path), str(exc)))
+        if progress:
+            progress(i, len(loaded))
+    return report

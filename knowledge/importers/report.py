@@ -1,0 +1,27 @@
+"""The summary every import returns: what was imported, what was unchanged, what was skipped and why."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ImportReport:
+    importer: str
+    imported: list[str] = field(default_factory=list)  # account ids written
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    warnings: list[str] = field(default_factory=list)  # repaired quirks, unknown owners, ...
+    people: int = 0
+    embedded: int = 0
+    chunks_unchanged: int = 0
+    chunks_deleted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
+        return data

@@ -1,0 +1,200 @@
+"""The knowledge index: chunk vectors in Chroma beside the lexical FTS index, kept in step with the store.
+
+Sync is incremental by content hash: unchanged chunks are never re-embedded; changed chunks are deleted then
+added (Chroma's upsert would merge stale metadata keys); chunks of removed data disappear.
+One process owns an embedded (persistent) Chroma path: a file lock guards it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+from slugify import slugify
+from sqlalchemy import select, update
+
+from knowledge.chunks import Chunk, profile_chunks
+from knowledge.db import AccountRow, DocumentRow
+from knowledge.embeddings import Embedder, make_embedder
+from knowledge.lexical import LexicalIndex
+from knowledge.settings import Settings
+from knowledge.store import Store
+
+
+class IndexBusy(RuntimeError):
+    """Another process owns the embedded index."""
+
+
+@dataclass
+class SyncReport:
+    accounts: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    removed_accounts: list[str] = field(default_factory=list)
+
+
+def collection_name(model_id: str) -> str:
+    """The model id is part of the name, so switching models never mixes vectors in one collection."""
+    return ("kam-" + slugify(model_id, max_length=50))[:60].strip("-")
+
+
+def _epoch(day: dt.date | None) -> int:
+    return int(dt.datetime.combine(day, dt.time()).replace(tzinfo=dt.UTC).timestamp()) if day else 0
+
+
+class Index:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        home = settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        self._lock: filelock.BaseFileLock | None = None
+        if not settings.chroma_host:
+            self._acquire(home / "index.lock")
+        self.embedder = embedder or make_embedder(settings)
+        self.collection_name = collection_name(self.embedder.model_id)
+        self.lexical = LexicalIndex(home / "lexical.sqlite")
+        self._client = self._make_client()
+        self.collection = self._client.get_or_create_collection(
+            self.collection_name,
+            embedding_function=None,  # we embed ourselves; Chroma's default would download a model
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"model_id": self.embedder.model_id},
+        )
+
+    def _acquire(self, path: Path) -> None:
+        lock = filelock.FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            owner = (path.with_suffix(".pid").read_text().strip() if path.with_suffix(".pid").exists() else "?")
+            raise IndexBusy(
+                f"another kam process (pid {owner}) is using the knowledge index in {path.parent}. "
+                "Two writers corrupt Chroma's embedded index, so only one process may open it: stop the other "
+                "process (e.g. `kam run`), or run a Chroma server and set CHROMA_HOST."
+            ) from None
+        path.with_suffix(".pid").write_text(str(os.getpid()))
+        self._lock = lock
+
+    def _make_client(self):  # noqa: ANN202 - chromadb's client type is internal
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.settings.chroma_host:
+            return chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port,
+                                       ssl=self.settings.chroma_ssl, settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
+
+    def close(self) -> None:
+        self.lexical.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ sync
+    def sync(self, store: Store, *, full: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Bring the index in line with the store. Only accounts whose revision moved are looked at
+        (all of them with full=True), and within those only chunks whose content hash changed are embedded."""
+        report = SyncReport()
+        full = full or not self.lexical.in_step(self.collection_name)
+        with store.session() as s:
+            rows = s.execute(select(AccountRow.id, AccountRow.revision, AccountRow.indexed_revision)).all()
+        live = {r.id for r in rows}
+        todo = [(r.id, r.revision) for r in rows if full or r.revision != r.indexed_revision]
+        # accounts that vanished from the store vanish from the index
+        for gone in sorted(self.lexical.account_ids() - live):
+            ids = self.lexical.chunk_ids(gone)
+            self._apply([], ids)
+            report.deleted += len(ids)
+            report.removed_accounts.append(gone)
+        report.accounts = len(todo)
+        batch_accounts: list[tuple[str, int]] = []
+        pending: list[Chunk] = []
+        done = 0
+        for i, (account_id, revision) in enumerate(todo):
+            batch_accounts.append((account_id, revision))
+            pending.extend(self._chunks_for(store, account_id))
+            if len(pending) >= 256 or i == len(todo) - 1:
+                self._sync_batch(store, batch_accounts, pending, report)
+                done += len(batch_accounts)
+                if progress:
+                    progress(done, len(todo))
+                batch_accounts, pending = [], []
+        return report
+
+    def _chunks_for(self, store: Store, account_id: str) -> list[Chunk]:
+        profile = store.load_profile(account_id)
+        if profile is None:
+            return []
+        with store.session() as s:
+            docs = list(s.scalars(select(DocumentRow).where(DocumentRow.account_id == account_id)))
+        return profile_chunks(account_id, profile, docs)
+
+    def _sync_batch(self, store: Store, accounts: list[tuple[str, int]], chunks: list[Chunk],
+                    report: SyncReport) -> None:
+        ids = [a for a, _ in accounts]
+        old = self.lexical.hashes(ids)
+        wanted = {c.id: c for c in chunks}
+        embedded = self.lexical.embedded_hashes(self.collection_name, wanted)
+        changed = [c for c in chunks if old.get(c.id) != c.hash]
+        to_embed = [c for c in chunks if embedded.get(c.id) != c.hash]
+        removed = [cid for cid in old if cid not in wanted]
+        report.chunks += len(chunks)
+        report.unchanged += len(chunks) - len(to_embed)
+        report.embedded += len(to_embed)
+        report.deleted += len(removed)
+        self._apply(changed, removed, to_embed)
+        with store.session() as s:
+            for account_id, revision in accounts:
+                s.execute(update(AccountRow).where(AccountRow.id == account_id, AccountRow.revision == revision)
+                          .values(indexed_revision=revision))
+
+    def _apply(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk] | None = None) -> None:
+        to_embed = to_embed if to_embed is not None else []
+        stale_vectors = [*removed, *(c.id for c in to_embed)]
+        if stale_vectors:
+            self.collection.delete(ids=stale_vectors)
+        batch = max(1, self.settings.kam_embed_batch)
+        for i in range(0, len(to_embed), batch):
+            part = to_embed[i : i + batch]
+            vectors = self.embedder.embed([c.text for c in part])
+            self.collection.add(ids=[c.id for c in part], embeddings=vectors, metadatas=[_meta(c) for c in part])
+        # the ledger is written last: after a crash, the next sync simply redoes this batch
+        self.lexical.write(changed, removed, self.collection_name, to_embed)
+
+    # ---------------------------------------------------------------- query
+    def vector_search(self, text: str, account_ids: set[str] | None, k: int,
+                      dimensions: list[str] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first, within the allowed accounts."""
+        if account_ids is not None and not account_ids:
+            return []
+        clauses = []
+        if account_ids is not None:
+            clauses.append({"account_id": {"$in": sorted(account_ids)}})
+        if dimensions:
+            clauses.append({"dimension": {"$in": list(dimensions)}})
+        where = clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
+        vector = self.embedder.embed([text])
+        result = self.collection.query(query_embeddings=vector, n_results=k, where=where, include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def count(self) -> int:
+        return self.collection.count()
+
+
+def _meta(c: Chunk) -> dict:
+    return {"account_id": c.account_id, "dimension": c.dimension, "kind": c.kind, "owner": c.owner,
+            "team": ",".join(c.team), "updated": _epoch(c.updated)}

@@ -1,0 +1,337 @@
+"""The relational store: saving validated profiles and people, reading them back, and who may see what."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from slugify import slugify
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from knowledge.db import (
+    AccountMemberRow,
+    AccountRow,
+    AliasRow,
+    ContactRow,
+    DimensionRow,
+    DocumentRow,
+    InteractionRow,
+    KeyDateRow,
+    MetricsRow,
+    NoteRow,
+    PersonRow,
+    YearlyRevenueRow,
+    create_schema,
+    make_engine,
+    session_factory,
+)
+from knowledge.loader import ProfileError
+from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
+from knowledge.settings import Settings
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def profile_hash(profile: AccountProfile) -> str:
+    payload = json.dumps(profile.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class AccountSummary:
+    id: str
+    name: str
+    owner: str
+    team: list[str]
+    industry: str | None
+    region: str | None
+    source: str
+    aliases: list[str] = field(default_factory=list)
+
+
+class Store:
+    """All reads and writes of accounts and people. One instance per process; sessions are short."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        if settings.database_url is None:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.db_url)
+        create_schema(self.engine)
+        self._sessions = session_factory(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back (changing nothing) on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # ---------------------------------------------------------------- people
+    def save_people(self, people: Iterable[Person], source: str) -> int:
+        people = list(people)
+        with self.session() as s:
+            for p in people:
+                s.merge(PersonRow(email=p.email, name=p.name, slack_id=p.slack_id, role=p.role,
+                                  manager=p.manager, timezone=p.timezone, source=source))
+        return len(people)
+
+    def people(self) -> list[Person]:
+        with self.session() as s:
+            rows = s.scalars(select(PersonRow).order_by(PersonRow.email)).all()
+            return [_person(r) for r in rows]
+
+    def person(self, ident: str) -> Person | None:
+        """A person by email (case-insensitive) or Slack user id."""
+        with self.session() as s:
+            row = s.get(PersonRow, ident.lower()) or s.scalars(
+                select(PersonRow).where(PersonRow.slack_id == ident)).first()
+            return _person(row) if row else None
+
+    # -------------------------------------------------------------- accounts
+    def account_id_for(self, s: Session, name: str) -> str:
+        """A stable, readable id for a new account (slug of its name, made unique)."""
+        base = slugify(name, max_length=60) or "account-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+        candidate, n = base, 2
+        while s.get(AccountRow, candidate) is not None:
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def _check_names(self, s: Session, profile: AccountProfile, account_id: str | None, source: str) -> None:
+        keys = [name_key(profile.account)] + [name_key(a) for a in profile.aliases]
+        for key, label in zip(keys, [profile.account, *profile.aliases], strict=True):
+            other = s.scalars(select(AccountRow).where(AccountRow.name_key == key)).first()
+            if other is None:
+                alias = s.get(AliasRow, key)
+                other = s.get(AccountRow, alias.account_id) if alias else None
+            if other is not None and other.id != account_id:
+                raise ProfileError(source, f"duplicate account name {label!r}: already used by account "
+                                           f"{other.name!r} from {other.source}", field="account")
+
+    def find_by_source_or_name(self, s: Session, profile: AccountProfile, source: str) -> AccountRow | None:
+        """The stored account a profile updates: same name, else the account last loaded from the same file
+        (an account renamed in its file). Duplicates within one import run are caught by the importer."""
+        row = s.scalars(select(AccountRow).where(AccountRow.name_key == name_key(profile.account))).first()
+        if row is None:
+            row = s.scalars(select(AccountRow).where(AccountRow.source == source)).first()
+        return row
+
+    def save_profile(
+        self, profile: AccountProfile, source: str, *, keep_other_sources: bool = True
+    ) -> tuple[str, bool]:
+        """Insert or replace one account from its profile, in one transaction. Returns (id, changed).
+
+        Records that came from elsewhere (notes captured in Slack, CRM interactions, filings) are kept.
+        """
+        digest = profile_hash(profile)
+        with self.session() as s:
+            row = self.find_by_source_or_name(s, profile, source)
+            if row is not None and row.file_hash == digest:
+                row.source = source  # same content from a moved file: remember where it lives now
+                return row.id, False
+            account_id = row.id if row else self.account_id_for(s, profile.account)
+            self._check_names(s, profile, account_id, source)
+            if row is None:
+                row = AccountRow(id=account_id, revision=1, indexed_revision=0)
+                s.add(row)
+            else:
+                row.revision += 1
+            row.name, row.name_key = profile.account, name_key(profile.account)
+            row.owner, row.team = _ident(profile.owner), [_ident(t) for t in profile.team]
+            row.industry, row.region, row.source, row.file_hash = profile.industry, profile.region, source, digest
+            s.flush()
+            self._replace_children(s, account_id, profile, keep_other_sources)
+            return account_id, True
+
+    def _replace_children(self, s: Session, account_id: str, p: AccountProfile, keep_other: bool) -> None:
+        for table in (AliasRow, DimensionRow, ContactRow, MetricsRow, AccountMemberRow):
+            s.execute(delete(table).where(table.account_id == account_id))
+        for table in (KeyDateRow, InteractionRow, NoteRow):
+            cond = table.account_id == account_id
+            s.execute(delete(table).where(cond, table.source == "profile") if keep_other else delete(table).where(cond))
+        seen_alias = set()
+        for alias in p.aliases:
+            key = name_key(alias)
+            if key != name_key(p.account) and key not in seen_alias:
+                seen_alias.add(key)
+                s.add(AliasRow(alias_key=key, account_id=account_id, alias=alias))
+        members = {_ident(p.owner): "owner"}
+        for t in p.team:
+            members.setdefault(_ident(t), "team")
+        s.add_all(AccountMemberRow(account_id=account_id, member=m, relation=r) for m, r in members.items())
+        for dim in DIMENSIONS:
+            section = p.dimension(dim)
+            if not section.is_empty() or section.updated:
+                data = section.model_dump(mode="json", exclude_none=True, exclude={"updated"})
+                s.add(DimensionRow(account_id=account_id, name=dim, data=data, updated=section.updated))
+        for i, c in enumerate(p.contacts):
+            s.add(ContactRow(account_id=account_id, position=i, **c.model_dump()))
+        for d in p.key_dates:
+            s.add(KeyDateRow(account_id=account_id, source="profile", **d.model_dump()))
+        for it in p.interactions:
+            s.add(InteractionRow(account_id=account_id, source="profile", **it.model_dump()))
+        s.add(MetricsRow(account_id=account_id, **p.metrics.model_dump()))
+        for n in p.notes:
+            s.add(NoteRow(account_id=account_id, source="profile", **n.model_dump()))
+
+    def bump(self, s: Session, account_id: str) -> None:
+        s.execute(update(AccountRow).where(AccountRow.id == account_id).values(revision=AccountRow.revision + 1))
+
+    def add_note(self, account_id: str, dimension: str, text: str, by: str | None, on: dt.date | None = None,
+                 source: str = "slack") -> int:
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
+        with self.session() as s:
+            row = NoteRow(account_id=account_id, date=on or dt.date.today(), dimension=dimension, by=by,
+                          text=text, source=source)
+            s.add(row)
+            self.bump(s, account_id)
+            s.flush()
+            return row.id
+
+    def add_interaction(self, account_id: str, kind: str, on: dt.date, by: str | None, summary: str | None,
+                        source: str = "slack") -> None:
+        Interaction(date=on, kind=kind, by=by, summary=summary)  # validate
+        with self.session() as s:
+            s.add(InteractionRow(account_id=account_id, date=on, kind=kind, by=by, summary=summary, source=source))
+            self.bump(s, account_id)
+
+    # ------------------------------------------------------------- reading
+    def account_ids(self) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(AccountRow.id).order_by(AccountRow.id)))
+
+    def count_accounts(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(AccountRow)) or 0
+
+    def summaries(self, ids: Iterable[str] | None = None) -> list[AccountSummary]:
+        with self.session() as s:
+            q = select(AccountRow).order_by(AccountRow.name_key)
+            if ids is not None:
+                q = q.where(AccountRow.id.in_(list(ids)))
+            rows = s.scalars(q).all()
+            aliases: dict[str, list[str]] = {}
+            for a in s.scalars(select(AliasRow)):
+                aliases.setdefault(a.account_id, []).append(a.alias)
+            return [AccountSummary(r.id, r.name, r.owner, list(r.team or []), r.industry, r.region, r.source,
+                                   aliases.get(r.id, [])) for r in rows]
+
+    def load_profile(self, account_id: str) -> AccountProfile | None:
+        """The account as one profile, including records captured outside its file (Slack notes, CRM data)."""
+        with self.session() as s:
+            row = s.get(AccountRow, account_id)
+            if row is None:
+                return None
+            return self._profile_from_rows(s, row)
+
+    def load_profiles(self, ids: Iterable[str]) -> dict[str, AccountProfile]:
+        with self.session() as s:
+            rows = s.scalars(select(AccountRow).where(AccountRow.id.in_(list(ids)))).all()
+            return {r.id: self._profile_from_rows(s, r) for r in rows}
+
+    def _profile_from_rows(self, s: Session, row: AccountRow) -> AccountProfile:
+        aid = row.id
+        data: dict = {
+            "account": row.name, "owner": row.owner, "team": list(row.team or []),
+            "industry": row.industry, "region": row.region,
+            "aliases": [a.alias for a in s.scalars(select(AliasRow).where(AliasRow.account_id == aid))],
+        }
+        for d in s.scalars(select(DimensionRow).where(DimensionRow.account_id == aid)):
+            data[d.name] = {**d.data, "updated": d.updated}
+        data["contacts"] = [
+            Contact(name=c.name, title=c.title, role=c.role, influence=c.influence, birthday=c.birthday,
+                    email=c.email, phone=c.phone, notes=c.notes)
+            for c in s.scalars(select(ContactRow).where(ContactRow.account_id == aid).order_by(ContactRow.position))]
+        data["key_dates"] = [KeyDate(date=k.date, kind=k.kind, title=k.title, remind=k.remind)
+                             for k in s.scalars(select(KeyDateRow).where(KeyDateRow.account_id == aid)
+                                                .order_by(KeyDateRow.date))]
+        data["interactions"] = [Interaction(date=i.date, kind=i.kind, by=i.by, summary=i.summary)
+                                for i in s.scalars(select(InteractionRow).where(InteractionRow.account_id == aid)
+                                                   .order_by(InteractionRow.date))]
+        m = s.get(MetricsRow, aid)
+        if m is not None:
+            data["metrics"] = Metrics(**{k: getattr(m, k) for k in Metrics.model_fields})
+        data["notes"] = [Note(date=n.date, dimension=n.dimension, by=n.by, text=n.text)
+                         for n in s.scalars(select(NoteRow).where(NoteRow.account_id == aid)
+                                            .order_by(NoteRow.date, NoteRow.id))]
+        return AccountProfile.model_validate(data)
+
+    def documents(self, account_id: str) -> list[DocumentRow]:
+        with self.session() as s:
+            return list(s.scalars(select(DocumentRow).where(DocumentRow.account_id == account_id)
+                                  .order_by(DocumentRow.id)))
+
+    def find_account(self, name: str) -> str | None:
+        """Exact lookup by id, name or alias (case-insensitive)."""
+        key = name_key(name)
+        with self.session() as s:
+            if s.get(AccountRow, name) is not None:
+                return name
+            row = s.scalars(select(AccountRow.id).where(AccountRow.name_key == key)).first()
+            if row:
+                return row
+            alias = s.get(AliasRow, key)
+            return alias.account_id if alias else None
+
+    # -------------------------------------------------------------- access
+    def visible_account_ids(self, person: Person) -> set[str] | None:
+        """The access rule: None means every account (admins)."""
+        if person.role == "admin":
+            return None
+        with self.session() as s:
+            idents = {person.email, *([person.slack_id] if person.slack_id else [])}
+            if person.role == "manager":
+                rows = s.execute(select(PersonRow.email, PersonRow.slack_id, PersonRow.manager)).all()
+                reports: dict[str, list[tuple[str, str | None]]] = {}
+                for email, slack_id, manager in rows:
+                    if manager:
+                        reports.setdefault(manager, []).append((email, slack_id))
+                queue, seen = [person.email], {person.email}
+                while queue:  # transitive reports; `seen` stops cycles
+                    for email, slack_id in reports.get(queue.pop(), []):
+                        if email not in seen:
+                            seen.add(email)
+                            queue.append(email)
+                            idents.add(email)
+                            if slack_id:
+                                idents.add(slack_id)
+            return set(s.scalars(select(AccountMemberRow.account_id)
+                                 .where(AccountMemberRow.member.in_(idents))))
+
+    def reports_of(self, manager_email: str) -> list[Person]:
+        """Everyone who reports to a manager, directly or not."""
+        people = self.people()
+        by_manager: dict[str, list[Person]] = {}
+        for p in people:
+            if p.manager:
+                by_manager.setdefault(p.manager, []).append(p)
+        out, queue, seen = [], [manager_email.lower()], {manager_email.lower()}
+        while queue:
+            for p in by_manager.get(queue.pop(), []):
+                if p.email not in seen:
+                    seen.add(p.email)
+                    out.append(p)
+                    queue.append(p.email)
+        return out
+
+    def yearly_revenue(self, account_id: str) -> dict[int, float]:
+        with self.session() as s:
+            rows = s.scalars(select(YearlyRevenueRow).where(YearlyRevenueRow.account_id == account_id))
+            return {r.year: r.revenue for r in rows}
+
+
+def _ident(value: str) -> str:
+    """Owner/team ids: emails are case-insensitive, Slack ids are kept as given."""
+    return value.lower() if "@" in value else value
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(email=row.email, name=row.name, slack_id=row.slack_id, role=row.role, manager=row.manager,
+                  timezone=row.timezone)

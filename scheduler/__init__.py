@@ -1,0 +1,1 @@
+"""When things run and who gets them: APScheduler jobs, sweeps, and the exactly-once delivery ledger."""

@@ -1,0 +1,83 @@
+"""Shared fixtures: isolated settings per test, one embedding model per session, the sample knowledge base."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge.embeddings import UseMultilingual
+from knowledge.importers.profiles import ingest_dir
+from knowledge.index import Index
+from knowledge.settings import Settings
+from knowledge.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "accounts"
+SHARED_DATA = Path(os.environ.get("KAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> UseMultilingual:
+    """The real offline model, loaded once for the whole run."""
+    model = UseMultilingual()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    return Settings(_env_file=None, kam_home=home, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "kam")
+
+
+@pytest.fixture()
+def store(settings: Settings) -> Store:
+    return Store(settings)
+
+
+@pytest.fixture()
+def index(settings: Settings, embedder: UseMultilingual):
+    idx = Index(settings, embedder=embedder)
+    yield idx
+    idx.close()
+
+
+@pytest.fixture(scope="session")
+def _sample_home(tmp_path_factory: pytest.TempPathFactory, embedder: UseMultilingual) -> Path:
+    """The examples ingested and indexed once; tests get a private copy."""
+    home = tmp_path_factory.mktemp("sample") / "kam"
+    s = make_settings(home)
+    store = Store(s)
+    report = ingest_dir(store, EXAMPLES)
+    assert not report.skipped, report.skipped
+    with Index(s, embedder=embedder) as idx:
+        idx.sync(store)
+    store.engine.dispose()
+    return home
+
+
+@pytest.fixture()
+def sample_kb(_sample_home: Path, tmp_path: Path, embedder: UseMultilingual):
+    """(settings, store, index) over a private copy of the indexed sample accounts."""
+    home = tmp_path / "kam"
+    shutil.copytree(_sample_home, home)
+    (home / "index.lock").unlink(missing_ok=True)
+    s = make_settings(home)
+    store = Store(s)
+    idx = Index(s, embedder=embedder)
+    yield s, store, idx
+    idx.close()
+    store.engine.dispose()

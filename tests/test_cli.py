@@ -1,0 +1,79 @@
+"""The `kam` commands as a user runs them: a real subprocess, a fresh KAM_HOME, --json contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import filelock
+
+from tests.conftest import EXAMPLES, ROOT
+
+
+def kam(home: Path, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KAM_HOME": str(home), "COLUMNS": "200"}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, input=input_text, timeout=300)
+
+
+def test_ingest_list_show_search(tmp_path):
+    home = tmp_path / "kam"
+    first = kam(home, "ingest", str(EXAMPLES), "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert len(report["imported"]) == 16 and report["skipped"] == [] and report["embedded"] > 100
+
+    again = json.loads(kam(home, "ingest", str(EXAMPLES), "--json").stdout)
+    assert again["embedded"] == 0 and len(again["unchanged"]) == 16
+
+    accounts = json.loads(kam(home, "accounts", "--json").stdout)
+    assert len(accounts) == 16
+    row = next(a for a in accounts if a["account"] == "Hanshan Packaging Co.")
+    assert {"id", "account", "owner", "tier", "completeness", "stale_dimensions"} <= set(row)
+    mine = json.loads(kam(home, "accounts", "--owner", "alice@example.com", "--json").stdout)
+    assert mine and all(a["owner"] == "alice@example.com" for a in mine)
+
+    shown = json.loads(kam(home, "show", "寒山包装", "--dimension", "suppliers", "--json").stdout)
+    assert shown["account"] == "Hanshan Packaging Co." and shown["suppliers"]["items"][0]["name"]
+    assert "finance" not in shown
+
+    hits = json.loads(kam(home, "search", "Tetra Pak", "--as", "alice@example.com", "--json").stdout)
+    alice_accounts = {a["account"] for a in mine}
+    assert hits and all(h["account"] in alice_accounts or h["owner"] != "alice@example.com" for h in hits)
+    assert {"id", "account", "dimension", "score", "vector_rank", "lexical_rank", "text"} <= set(hits[0])
+
+    missing = kam(home, "show", "Hanshn Packagng")
+    assert missing.returncode == 1 and "did you mean 'Hanshan Packaging Co.'" in missing.stderr
+
+
+def test_ingest_reports_bad_files_and_exits_nonzero(tmp_path):
+    data = tmp_path / "profiles"
+    data.mkdir()
+    (data / "ok.yaml").write_text("account: Ok Co\nowner: a@example.com\n")
+    (data / "bad.yaml").write_text("account: Bad Co\nowner: a@example.com\nfinanse:\n  revenue: 1\n")
+    result = kam(tmp_path / "kam", "ingest", str(data))
+    assert result.returncode == 1
+    assert "1 imported" in result.stdout and "1 skipped" in result.stdout
+    assert "bad.yaml:3: finanse: unknown key 'finanse' (did you mean 'finance'?)" in result.stdout
+
+
+def test_index_owned_by_another_process(tmp_path):
+    home = tmp_path / "kam"
+    home.mkdir(parents=True)
+    with filelock.FileLock(str(home / "index.lock")):
+        (home / "index.pid").write_text("4242")
+        result = kam(home, "ingest", str(EXAMPLES))
+    assert result.returncode == 3
+    assert "another kam process (pid 4242)" in result.stderr and "CHROMA_HOST" in result.stderr
+
+
+def test_demo_console_answers_typed_lines(tmp_path):
+    result = kam(tmp_path / "kam", "demo", input_text="accounts\nshow hanshan suppliers\nshow Northwind Foods\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Hanshan Packaging Co." in result.stdout and "Tetra Pak" in result.stdout
+    assert "not in your portfolio" in result.stdout  # alice does not own Northwind

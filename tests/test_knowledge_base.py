@@ -1,0 +1,119 @@
+"""The knowledge base end to end: ingest the samples, incremental re-index, access rule, hybrid retrieval."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge.importers.profiles import ingest_dir
+from knowledge.index import Index, IndexBusy
+from knowledge.retrieval import hybrid_search
+from tests.conftest import EXAMPLES
+
+
+def test_samples_load_completely(sample_kb):
+    settings, store, index = sample_kb
+    assert store.count_accounts() == 16
+    assert {p.role for p in store.people()} == {"rep", "manager", "admin"}
+    hanshan = store.load_profile(store.find_account("寒山包装"))
+    assert hanshan.account == "Hanshan Packaging Co."
+    assert {s.name for s in hanshan.suppliers.items} >= {"Tetra Pak"}
+    assert any(c.role == "decision_maker" for c in hanshan.contacts)
+    assert store.find_account("HANSHAN") == store.find_account("Hanshan Packaging Co.")
+    assert index.count() == len(index.lexical.hashes()) > 16 * 6
+
+
+def test_reingest_unchanged_embeds_nothing(sample_kb):
+    settings, store, index = sample_kb
+    report = ingest_dir(store, EXAMPLES)
+    assert report.imported == [] and len(report.unchanged) == 16
+    sync = index.sync(store)
+    assert sync.embedded == 0 and sync.deleted == 0
+    assert index.sync(store, full=True).embedded == 0  # even a full pass finds nothing to embed
+
+
+def _copy_examples(tmp_path: Path) -> Path:
+    data = tmp_path / "profiles"
+    shutil.copytree(EXAMPLES, data)
+    return data
+
+
+def test_changing_one_dimension_reembeds_only_its_chunk(sample_kb, tmp_path):
+    settings, store, index = sample_kb
+    data = _copy_examples(tmp_path)
+    path = data / "hanshan-packaging.yaml"
+    text = path.read_text()
+    assert "Dual-source every critical component" in text
+    path.write_text(text.replace("Dual-source every critical component", "Single-source critical components"))
+    report = ingest_dir(store, data)
+    assert len(report.imported) == 1
+    sync = index.sync(store)
+    assert sync.embedded == 1 and sync.deleted == 0
+    hits = hybrid_search(index, "single-source critical components", {store.find_account("Hanshan")}, k=3)
+    assert hits[0].chunk_id.endswith(":dim:suppliers") and "Single-source" in hits[0].text
+
+
+def test_removed_data_disappears_from_index(sample_kb, tmp_path):
+    settings, store, index = sample_kb
+    data = _copy_examples(tmp_path)
+    path = data / "hanshan-packaging.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- name: Zhou Gang")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("- name:")
+               or not lines[i].startswith("  "))
+    path.write_text("".join(lines[:start] + lines[end:]))
+    ingest_dir(store, data)
+    sync = index.sync(store)
+    assert sync.deleted == 1
+    hanshan = store.find_account("Hanshan")
+    assert not any("Zhou Gang" in h.text for h in hybrid_search(index, "Zhou Gang plant manager", {hanshan}, k=10))
+
+
+def test_notes_captured_elsewhere_survive_reingest(sample_kb, tmp_path):
+    settings, store, index = sample_kb
+    hanshan = store.find_account("Hanshan")
+    store.add_note(hanshan, "competitors", "Yangtze Cartons opened a plant in Suzhou", by="bob@example.com")
+    data = _copy_examples(tmp_path)
+    path = data / "hanshan-packaging.yaml"
+    path.write_text(path.read_text().replace("region: East China", "region: East China (Jiangsu)"))
+    ingest_dir(store, data)
+    notes = store.load_profile(hanshan).notes
+    assert any("Yangtze Cartons opened" in n.text for n in notes)
+    index.sync(store)
+    hits = hybrid_search(index, "Yangtze Cartons new plant Suzhou", {hanshan}, k=3)
+    assert any("Yangtze Cartons opened" in h.text for h in hits)
+
+
+def test_access_rule(sample_kb):
+    settings, store, index = sample_kb
+    alice, bob = store.person("alice@example.com"), store.person("U0BOB00001")
+    noah, mia, ada = (store.person(e) for e in ("noah@example.com", "mia@example.com", "ada@example.com"))
+    names = {s.id: s.name for s in store.summaries()}
+    alice_sees = {names[i] for i in store.visible_account_ids(alice)}
+    assert "Hanshan Packaging Co." in alice_sees and "Northwind Foods" not in alice_sees
+    bob_sees = {names[i] for i in store.visible_account_ids(bob)}
+    assert "Cascade Labels & Print" in bob_sees  # owner given as bob's Slack id
+    noah_sees = {names[i] for i in store.visible_account_ids(noah)}
+    assert "Northwind Foods" in noah_sees and "Hanshan Packaging Co." not in noah_sees
+    assert store.visible_account_ids(mia) >= store.visible_account_ids(noah)  # transitive: noah reports to mia
+    assert store.visible_account_ids(ada) is None
+
+
+def test_search_respects_scope_and_crosses_languages(sample_kb):
+    settings, store, index = sample_kb
+    alice = store.person("alice@example.com")
+    scope = store.visible_account_ids(alice)
+    for query in ("Tetra Pak share of spend", "budget", "寒山包装的采购决策人是谁"):
+        hits = hybrid_search(index, query, scope, k=8)
+        assert hits and all(h.account_id in scope for h in hits)
+    hits = hybrid_search(index, "寒山包装的采购决策人是谁", scope, k=3)
+    assert any("Li Wei" in h.text for h in hits)  # Chinese question, English contact record
+    assert hybrid_search(index, "anything", set(), k=3) == []
+
+
+def test_second_process_is_refused_clearly(sample_kb):
+    settings, store, index = sample_kb
+    with pytest.raises(IndexBusy, match="another kam process"):
+        Index(settings, embedder=index.embedder)
