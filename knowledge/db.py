@@ -207,7 +207,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Modules of later features that declare tables on `Base`; imported here so one create_all makes every table.
+TABLE_MODULES = ("skills.ask.memory", "skills.tiering.models", "bot.state", "scheduler.ledger")
+
+
 def create_schema(engine: Engine) -> None:
+    import importlib
+
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a missing feature is fine; a broken import inside one is not
+                raise
     Base.metadata.create_all(engine)
 
 

@@ -1,0 +1,1 @@
+"""Ask: short, correct, cited answers to reps' questions (offline by default, an LLM agent when configured)."""
