@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     kam_stale_days: int = 180  # a dimension older than this is "stale"
     kam_timezone: str = "UTC"  # default time zone for people without one
 
+    # --- contact cadence: days without contact before an account is overdue, per tier (0 = never) ---
+    kam_cadence_key: int = 30
+    kam_cadence_strategic: int = 45
+    kam_cadence_maintenance: int = 90
+    kam_cadence_opportunity: int = 0
+
     # --- Slack ---
     slack_bot_token: str | None = None
     slack_app_token: str | None = None  # set -> Socket Mode
@@ -79,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
+
+    def cadence_days(self, tier: str | None) -> int:
+        """Contact cadence for a tier; 0 means no cadence (and unknown tiers have none)."""
+        return int(getattr(self, f"kam_cadence_{tier}", 0) or 0) if tier else 0
 
     @property
     def llm_enabled(self) -> bool:
