@@ -1,0 +1,1 @@
+"""Tiering: explainable two-axis scoring of accounts into key / strategic / maintenance / opportunity, with history."""

@@ -1,0 +1,580 @@
+"""Reviews, overrides and the tier history: the stateful side of tiering (scoring.py does the arithmetic).
+
+Writes are bulk (one executemany per table per review) so that a review of 100,000 accounts, history included,
+stays well under the time of the scoring's own data load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import orjson
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from knowledge.db import AccountRow, utcnow
+from knowledge.profile import Person
+from knowledge.store import Store
+from skills.tiering.changes import TierChange, fmt_value, reason_line, score_drivers
+from skills.tiering.config import AXES, FACTOR_LABELS, FACTORS, TIERS, TieringConfig
+from skills.tiering.models import TierHistoryRow, TierOverrideRow, TierReviewRow, TierStateRow
+from skills.tiering.scoring import (
+    Placement,
+    Portfolio,
+    PriorState,
+    Scores,
+    load_portfolio,
+    place,
+    score,
+)
+
+TIER_CODE = {t: i for i, t in enumerate(TIERS)}
+_CHUNK = 500  # ids per IN (...) clause
+
+
+class OverrideError(ValueError):
+    """An override that may not be made (wrong tier, no reason, past expiry, not a manager of the account)."""
+
+
+@dataclass
+class Override:
+    id: int
+    account_id: str
+    tier: str
+    reason: str
+    by: str
+    created_at: dt.datetime
+    until: dt.date | None
+
+    def to_json(self) -> dict:
+        return {"tier": self.tier, "reason": self.reason, "by": self.by, "until": self.until,
+                "created_at": self.created_at}
+
+
+@dataclass
+class ReviewResult:
+    review_id: int | None  # None for a dry run
+    at: dt.datetime
+    accounts: int
+    placed_first_time: int
+    tiers: dict[str, int]
+    changes: list[TierChange]
+    expired_overrides: list[str] = field(default_factory=list)
+    config: str = ""
+
+    def to_json(self) -> dict:
+        return {"review": self.review_id, "at": self.at, "accounts": self.accounts,
+                "placed_first_time": self.placed_first_time, "tiers": self.tiers, "config": self.config,
+                "expired_overrides": self.expired_overrides, "changes": [c.to_json() for c in self.changes]}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]
+
+
+def _active_overrides(conn: Connection, today: dt.date, include_expired: bool = False) -> dict[str, Override]:
+    """The override in force per account (the newest one; setting one clears the older ones)."""
+    t = TierOverrideRow
+    q = select(t.id, t.account_id, t.tier, t.reason, t.by, t.created_at, t.until).where(t.cleared_at.is_(None))
+    if not include_expired:
+        q = q.where(or_(t.until.is_(None), t.until >= today))
+    out: dict[str, Override] = {}
+    for row in conn.execute(q.order_by(t.id)):
+        out[row.account_id] = Override(*row)
+    return out
+
+
+def active_overrides(store: Store, today: dt.date | None = None) -> dict[str, Override]:
+    with store.engine.connect() as conn:
+        return _active_overrides(conn, today or dt.date.today())
+
+
+def current_tiers(store: Store, today: dt.date | None = None) -> dict[str, str]:
+    """account id -> tier in force: the last review's placement, or an unexpired override. Unreviewed: absent."""
+    with store.engine.connect() as conn:
+        tiers = dict(conn.execute(select(TierStateRow.account_id, TierStateRow.tier)).all())
+        for account_id, ov in _active_overrides(conn, today or dt.date.today()).items():
+            tiers[account_id] = ov.tier
+    return tiers
+
+
+def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarray, dict[str, int]]:
+    """The stored state aligned to the portfolio, the stored tier codes (-1 = never placed), review ids."""
+    n = len(portfolio)
+    prior = PriorState.empty(n)
+    codes = np.full(n, -1, dtype=np.int8)
+    review_of: dict[str, int] = {}
+    pos = portfolio.position()
+    s = TierStateRow
+    for aid, tier, hi, hs, si, ss, rid in conn.execute(select(s.account_id, s.tier, s.high_importance,
+                                                              s.high_strength, s.streak_importance,
+                                                              s.streak_strength, s.review_id)):
+        i = pos.get(aid)
+        if i is None:
+            continue
+        prior.known[i], prior.high_importance[i], prior.high_strength[i] = True, hi, hs
+        prior.streak_importance[i], prior.streak_strength[i] = si, ss
+        codes[i] = TIER_CODE[tier]
+        review_of[aid] = rid
+    return prior, codes, review_of
+
+
+def _review_rows(conn: Connection, pairs: dict[str, int]) -> dict[str, tuple[list, list]]:
+    """(raw, contributions) of each account at the given review, decoded."""
+    by_review: dict[int, list[str]] = {}
+    for aid, rid in pairs.items():
+        by_review.setdefault(rid, []).append(aid)
+    out: dict[str, tuple[list, list]] = {}
+    h = TierHistoryRow
+    for rid, ids in by_review.items():
+        for chunk in _chunks(ids):
+            q = select(h.account_id, h.raw, h.contributions).where(h.review_id == rid, h.account_id.in_(chunk))
+            for aid, raw, contrib in conn.execute(q):
+                out[aid] = (orjson.loads(raw) if raw else None, orjson.loads(contrib) if contrib else None)
+    return out
+
+
+def _names(conn: Connection, ids: list[str]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for chunk in _chunks(ids):
+        for aid, name, owner in conn.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner)
+                                             .where(AccountRow.id.in_(chunk))):
+            out[aid] = (name, owner)
+    return out
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in values.tolist()]
+
+
+# ------------------------------------------------------------------------------------------------ review
+def review(store: Store, config: TieringConfig, *, by: str | None = None, today: dt.date | None = None,
+           now: dt.datetime | None = None, save: bool = True) -> ReviewResult:
+    """Rescore every account, apply hysteresis, the key cap and overrides; record it all; return the changes."""
+    today, now = today or dt.date.today(), now or utcnow()
+    portfolio = load_portfolio(store, today, config.growth_from_history)
+    scores = score(portfolio, config)
+    with store.engine.connect() as conn:
+        prior, prior_codes, review_of = _prior(conn, portfolio)
+        overrides_before = _active_overrides(conn, today, include_expired=True)
+        overrides = {a: o for a, o in overrides_before.items() if o.until is None or o.until >= today}
+    expired = {a: o for a, o in overrides_before.items() if a not in overrides}
+    placement = place(scores, config, prior)
+
+    n = len(portfolio)
+    pos = portfolio.position()
+    ov_before, ov_now = np.full(n, -1, dtype=np.int8), np.full(n, -1, dtype=np.int8)
+    for table, target in ((overrides_before, ov_before), (overrides, ov_now)):
+        for aid, ov in table.items():
+            if aid in pos:
+                target[pos[aid]] = TIER_CODE[ov.tier]
+    old = np.where(ov_before >= 0, ov_before, prior_codes)
+    new = np.where(ov_now >= 0, ov_now, placement.tier)
+    changed = np.flatnonzero((old >= 0) & (old != new))
+
+    with store.engine.connect() as conn:
+        changed_ids = [portfolio.ids[i] for i in changed.tolist()]
+        before = _review_rows(conn, {a: review_of[a] for a in changed_ids if a in review_of})
+        names = _names(conn, changed_ids)
+    changes = [_change(i, portfolio, scores, placement, prior, config, old, new, expired, before, names)
+               for i in changed.tolist()]
+    result = ReviewResult(None, now, n, int((prior_codes < 0).sum()),
+                          {t: int(c) for t, c in zip(TIERS, np.bincount(new, minlength=4).tolist(), strict=True)}
+                          if n else dict.fromkeys(TIERS, 0),
+                          changes, sorted(expired), config.fingerprint)
+    if save:
+        result.review_id = _write(store, config, portfolio, scores, placement, old, new, changes, expired, by, now)
+        for c in changes:
+            c.review_id = result.review_id
+    return result
+
+
+def _change(i: int, portfolio: Portfolio, scores: Scores, placement: Placement, prior: PriorState,
+            config: TieringConfig, old: np.ndarray, new: np.ndarray, expired: dict[str, Override],
+            before: dict[str, tuple[list, list]], names: dict[str, tuple[str, str]]) -> TierChange:
+    aid = portfolio.ids[i]
+    name, owner = names.get(aid, (aid, ""))
+    old_t, new_t = TIERS[old[i]], TIERS[new[i]]
+    imp, strg = _num(scores.importance[i]), _num(scores.strength[i])
+    drivers: list[str] = []
+    if aid in expired:
+        cause = "override_expired"
+        until = expired[aid].until
+        because = f"override ({expired[aid].reason}) ended {until}; back to the scored tier"
+    elif placement.capped[i] or (old_t == "strategic" and new_t == "key" and prior.high_importance[i]
+                                 and prior.high_strength[i]):
+        cause = "key_cap"
+        because = (f"key cap of {config.key_cap} reached; lowest combined score of the key accounts"
+                   if placement.capped[i] else f"back within the key cap of {config.key_cap}")
+    else:
+        cause = "scores"
+        moved = [a for a, was, now in (("importance", prior.high_importance[i], placement.high_importance[i]),
+                                       ("strength", prior.high_strength[i], placement.high_strength[i]))
+                 if was != now] or list(AXES)
+        up = {"importance": bool(placement.high_importance[i]), "strength": bool(placement.high_strength[i])}
+        old_raw, old_contrib = before.get(aid, (None, None))
+        axis_of = {f: a for f in FACTORS if (a := config.axis_of(f))}
+        drivers = score_drivers(moved, axis_of, _floats(portfolio.raw[i]), _floats(scores.contrib[i]),
+                                old_raw, old_contrib, up)
+        axis_text = ", ".join(f"{a} {'up' if up[a] else 'down'} to {_num(scores.axis(a)[i]) or 0:.2f}"
+                              for a in moved)
+        because = ", ".join(drivers) if drivers else axis_text
+    return TierChange(aid, name, owner, old_t, new_t, cause, reason_line(name, old_t, new_t, because),
+                      _round(imp), _round(strg), drivers=drivers)
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or math.isnan(v) else float(v)
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def _json_rows(matrix: np.ndarray) -> list[str]:
+    """Each row as a compact JSON list (NaN -> null), via orjson: ~1 µs a row."""
+    opt = orjson.OPT_SERIALIZE_NUMPY
+    return [orjson.dumps(row, option=opt).decode() for row in matrix]
+
+
+def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Scores, placement: Placement,
+           old: np.ndarray, new: np.ndarray, changes: list[TierChange], expired: dict[str, Override],
+           by: str | None, now: dt.datetime) -> int:
+    n = len(portfolio)
+    raw_json = _json_rows(portfolio.raw)
+    contrib_json = _json_rows(np.round(scores.contrib, 5))
+    imp, strg = _floats(np.round(scores.importance, 5)), _floats(np.round(scores.strength, 5))
+    scored = placement.tier_names()
+    new_names = [TIERS[t] for t in new.tolist()]
+    old_names = [TIERS[t] if t >= 0 else None for t in old.tolist()]
+    reasons = {c.account_id: c.reason for c in changes}
+    with store.engine.begin() as conn:
+        review_id = conn.execute(insert(TierReviewRow).values(
+            at=now, by=by, config=config.fingerprint, factors=orjson.dumps(list(FACTORS)).decode(),
+            accounts=n, changes=len(changes))).inserted_primary_key[0]
+        for aid, ov in expired.items():  # an expiry is history too
+            conn.execute(update(TierOverrideRow).where(TierOverrideRow.id == ov.id)
+                         .values(cleared_at=now, cleared_by="expired"))
+            conn.execute(insert(TierHistoryRow).values(
+                account_id=aid, at=now, kind="override_expired", old_tier=ov.tier, new_tier=None, by=ov.by,
+                reason=ov.reason, until=ov.until, review_id=review_id))
+        if n:
+            ids = portfolio.ids
+            conn.execute(insert(TierHistoryRow), [
+                {"review_id": review_id, "account_id": ids[i], "at": now, "kind": "review",
+                 "old_tier": old_names[i], "new_tier": new_names[i], "scored_tier": scored[i],
+                 "importance": imp[i], "strength": strg[i], "raw": raw_json[i], "contributions": contrib_json[i],
+                 "reason": reasons.get(ids[i]), "by": by}
+                for i in range(n)])
+            conn.execute(delete(TierStateRow))
+            hi, hs = placement.high_importance.tolist(), placement.high_strength.tolist()
+            si, ss = placement.streak_importance.tolist(), placement.streak_strength.tolist()
+            conn.execute(insert(TierStateRow), [
+                {"account_id": ids[i], "tier": scored[i], "high_importance": hi[i], "high_strength": hs[i],
+                 "streak_importance": si[i], "streak_strength": ss[i], "importance": imp[i],
+                 "strength": strg[i], "review_id": review_id} for i in range(n)])
+    return int(review_id)
+
+
+# ------------------------------------------------------------------------------------------------ overrides
+def can_override(store: Store, person: Person | None, account_id: str) -> bool:
+    """Managers (for accounts of their reports) and admins (any account)."""
+    if person is None or person.role not in ("manager", "admin"):
+        return False
+    scope = store.visible_account_ids(person)
+    return scope is None or account_id in scope
+
+
+def set_override(store: Store, account_id: str, tier: str, reason: str, by: Person | None,
+                 until: dt.date | None = None, today: dt.date | None = None,
+                 now: dt.datetime | None = None) -> TierChange:
+    """Put an account in a tier by hand (tier "auto" removes the override). Recorded in the history."""
+    today, now = today or dt.date.today(), now or utcnow()
+    tier = tier.strip().lower()
+    if tier not in (*TIERS, "auto"):
+        raise OverrideError(f"unknown tier {tier!r}; use one of {', '.join(TIERS)} (or auto to remove an override)")
+    if not reason or not reason.strip():
+        raise OverrideError("an override needs a reason")
+    if until is not None and until < today:
+        raise OverrideError(f"--until {until} is in the past")
+    if by is None:
+        raise OverrideError("unknown person: overrides are made by a manager or admin listed in people.yaml")
+    if not can_override(store, by, account_id):
+        raise OverrideError(f"{by.email} may not override {account_id}: only admins, and managers of the "
+                            "account's owner, may override tiers")
+    with store.engine.begin() as conn:
+        row = conn.execute(select(AccountRow.name, AccountRow.owner).where(AccountRow.id == account_id)).first()
+        if row is None:
+            raise OverrideError(f"no account {account_id!r}")
+        active = _active_overrides(conn, today)
+        state = conn.execute(select(TierStateRow.tier).where(TierStateRow.account_id == account_id)).scalar()
+        old = active[account_id].tier if account_id in active else state
+        conn.execute(update(TierOverrideRow).where(TierOverrideRow.account_id == account_id,
+                                                   TierOverrideRow.cleared_at.is_(None))
+                     .values(cleared_at=now, cleared_by=by.email))
+        if tier == "auto":
+            new, kind = state, "override_cleared"
+        else:
+            conn.execute(insert(TierOverrideRow).values(account_id=account_id, tier=tier, reason=reason.strip(),
+                                                        by=by.email, created_at=now, until=until))
+            new, kind = tier, "override"
+        text = f"override by {by.email}: {reason.strip()}" + (f" (until {until})" if until else "")
+        conn.execute(insert(TierHistoryRow).values(account_id=account_id, at=now, kind=kind, old_tier=old,
+                                                   new_tier=new, scored_tier=state, reason=reason.strip(),
+                                                   by=by.email, until=until))
+    return TierChange(account_id, row.name, row.owner, old, new or "unplaced", kind,
+                      reason_line(row.name, old, new or "unplaced", text))
+
+
+def confirm(store: Store, account_id: str, tier: str, by: str, now: dt.datetime | None = None) -> None:
+    """A manager agreed with a change: kept in the history."""
+    with store.engine.begin() as conn:
+        conn.execute(insert(TierHistoryRow).values(account_id=account_id, at=now or utcnow(), kind="confirm",
+                                                   old_tier=tier, new_tier=tier, by=by, reason="confirmed"))
+
+
+def account_history(store: Store, account_id: str, limit: int = 20) -> list[dict]:
+    h = TierHistoryRow
+    q = select(h.at, h.kind, h.old_tier, h.new_tier, h.scored_tier, h.importance, h.strength, h.reason, h.by,
+               h.until, h.review_id).where(h.account_id == account_id).order_by(h.id.desc()).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+# ------------------------------------------------------------------------------------------------ listing
+@dataclass
+class TierStatus:
+    account: str
+    id: str
+    owner: str
+    tier: str | None  # in force (override first)
+    importance: float | None
+    strength: float | None
+    previous_tier: str | None  # the tier before the last change
+    scored_tier: str | None
+    changed_at: dt.datetime | None
+    override: dict | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def listing(store: Store, today: dt.date | None = None, ids: set[str] | None = None) -> list[TierStatus]:
+    today = today or dt.date.today()
+    s, h = TierStateRow, TierHistoryRow
+    last_change = select(h.account_id, func.max(h.id).label("mid")).where(
+        h.old_tier.is_not(None), h.new_tier.is_not(None), h.old_tier != h.new_tier).group_by(h.account_id).subquery()
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner, s.tier, s.importance,
+                                   s.strength).outerjoin(s, s.account_id == AccountRow.id)
+                            .order_by(AccountRow.name_key)).all()
+        changes = {r.account_id: (r.old_tier, r.at) for r in conn.execute(
+            select(h.account_id, h.old_tier, h.at).join(last_change, h.id == last_change.c.mid))}
+        overrides = _active_overrides(conn, today)
+    out = []
+    for aid, name, owner, tier, imp, strg in rows:
+        if ids is not None and aid not in ids:
+            continue
+        ov = overrides.get(aid)
+        prev, at = changes.get(aid, (None, None))
+        out.append(TierStatus(name, aid, owner, ov.tier if ov else tier, imp, strg, prev, tier, at,
+                              ov.to_json() if ov else None))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ explain
+@dataclass
+class FactorExplanation:
+    factor: str
+    label: str
+    axis: str
+    raw: float | None
+    value: str  # raw, formatted ("41%", "4/5", "unknown")
+    known: bool
+    normalised: float | None
+    weight: float  # as configured in the file
+    weight_share: float  # re-normalised over the axis's configured factors
+    effective_weight: float | None  # re-normalised over the factors known for this account
+    contribution: float | None
+    normalisation: str
+    source: str  # "metrics" | "derived from yearly revenue" | "unknown"
+
+
+@dataclass
+class AxisExplanation:
+    axis: str
+    score: float | None
+    threshold: float
+    high: bool  # the side held after hysteresis
+    coverage: float  # share of the axis's weight known for this account
+    distance: float | None  # score - threshold
+    near: bool  # within the hysteresis margin of the boundary
+    note: str
+
+
+@dataclass
+class Explanation:
+    account: str
+    id: str
+    owner: str
+    tier: str | None  # in force now
+    scored_tier: str | None  # last review's placement
+    next_tier: str  # what a review today would place it in (hysteresis included, overrides excluded)
+    previous_tier: str | None
+    override: dict | None
+    axes: list[AxisExplanation]
+    factors: list[FactorExplanation]
+    notes: list[str]
+    history: list[dict]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _describe(config: TieringConfig, factor: str, portfolio_size: int) -> str:
+    f = config.axis(config.axis_of(factor) or "importance").factors[factor]
+    if f.normalise == "bands":
+        pts = ", ".join(f"{fmt_value(factor, r)}->{s:g}" for r, s in f.bands or [])
+        text = f"bands {pts}"
+    else:
+        text = f"{f.method} within the portfolio of {portfolio_size}"
+    return text + (" (negative: more is worse)" if f.direction == "negative" else "")
+
+
+def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date | None = None) -> Explanation:
+    """Each factor's raw value, normalised value, weight and contribution, and how close each boundary is."""
+    today = today or dt.date.today()
+    portfolio = load_portfolio(store, today, config.growth_from_history)
+    pos = portfolio.position()
+    if account_id not in pos:
+        raise KeyError(account_id)
+    i = pos[account_id]
+    scores = score(portfolio, config)
+    with store.engine.connect() as conn:
+        prior, codes, _ = _prior(conn, portfolio)
+        overrides = _active_overrides(conn, today)
+        expired = _active_overrides(conn, today, include_expired=True)
+    placement = place(scores, config, prior)
+    status = next((s for s in listing(store, today, {account_id})), None)
+    notes: list[str] = []
+    factors: list[FactorExplanation] = []
+    for axis in AXES:
+        w = config.weights(axis)
+        if config.weights_normalised(axis):
+            total = sum(f.weight for f in config.axis(axis).factors.values())
+            notes.append(f"{axis} weights in the config sum to {total:g}, not 1: each was divided by {total:g}")
+        known_share = float(scores.coverage[axis][i])
+        for name, f in config.axis(axis).factors.items():
+            j = FACTORS.index(name)
+            raw = _num(portfolio.raw[i, j])
+            known = raw is not None
+            factors.append(FactorExplanation(
+                name, FACTOR_LABELS[name], axis, raw, fmt_value(name, raw), known,
+                _round(_num(scores.norm[i, j])), f.weight, round(w[name], 4),
+                round(w[name] / known_share, 4) if known and known_share else None,
+                _round(_num(scores.contrib[i, j])), _describe(config, name, len(portfolio)),
+                ("derived from yearly revenue" if portfolio.growth_derived[i] and name == "growth" else "metrics")
+                if known else "unknown"))
+        unknown = [FACTOR_LABELS[n] for n in config.axis(axis).factors
+                   if math.isnan(portfolio.raw[i, FACTORS.index(n)])]
+        if unknown:
+            notes.append(f"unknown {axis} factors: {', '.join(unknown)} - not counted as zero; their weight "
+                         f"is shared among the known ones ({known_share:.0%} of the {axis} weight is known)")
+    axes = []
+    margin, needed = config.hysteresis.margin, config.hysteresis.consecutive_reviews
+    for axis, high in (("importance", placement.high_importance[i]), ("strength", placement.high_strength[i])):
+        sc = _num(scores.axis(axis)[i])
+        t = config.axis(axis).threshold
+        if sc is None:
+            axes.append(AxisExplanation(axis, None, t, bool(high), 0.0, None, False,
+                                        f"no {axis} factor known: the {'high' if high else 'low'} side is kept"))
+            continue
+        d = sc - t
+        near = abs(d) <= margin
+        if near:
+            target = t - margin if high else t + margin
+            note = (f"near the {axis} boundary {t:.2f} (within the margin {margin:.2f}): a change needs "
+                    f"{'below' if high else 'at least'} {target:.2f}, or staying across {t:.2f} for {needed} reviews")
+        else:
+            note = f"{abs(d):.2f} {'above' if d >= 0 else 'below'} the {axis} boundary {t:.2f}"
+        axes.append(AxisExplanation(axis, round(sc, 4), t, bool(high), round(float(scores.coverage[axis][i]), 4),
+                                    round(d, 4), near, note))
+    if placement.capped[i]:
+        notes.append(f"scores say key, but the key cap of {config.key_cap} demotes it to strategic "
+                     "(lowest combined score among the key accounts)")
+    if account_id in expired and account_id not in overrides:
+        ov = expired[account_id]
+        notes.append(f"the override to {ov.tier} by {ov.by} ended {ov.until}; the next review records it")
+    ov = overrides.get(account_id)
+    if ov:
+        notes.append(f"override: {ov.tier} by {ov.by} ({ov.reason})" + (f" until {ov.until}" if ov.until else ""))
+    if codes[i] < 0:
+        notes.append("not reviewed yet: run `kam tiers review`")
+    with store.engine.connect() as conn:
+        name, owner = _names(conn, [account_id])[account_id]
+    return Explanation(name, account_id, owner, status.tier if status else None,
+                       TIERS[codes[i]] if codes[i] >= 0 else None, TIERS[placement.tier[i]],
+                       status.previous_tier if status else None, ov.to_json() if ov else None, axes, factors,
+                       notes, account_history(store, account_id, limit=10))
+
+
+# ------------------------------------------------------------------------------------------------ what-if
+@dataclass
+class WhatIf:
+    changes: list[TierChange]
+    before: dict[str, int]
+    after: dict[str, int]
+
+    def to_json(self) -> dict:
+        return {"before": self.before, "after": self.after, "changes": [c.to_json() for c in self.changes]}
+
+
+def what_if(store: Store, proposed: TieringConfig, current: TieringConfig,
+            today: dt.date | None = None) -> WhatIf:
+    """The tiers a different config would give, against the tiers in force (a fresh placement: no hysteresis,
+    overrides kept). Nothing is saved."""
+    today = today or dt.date.today()
+    portfolio = load_portfolio(store, today, proposed.growth_from_history)
+    old_scores, new_scores = score(portfolio, current), score(portfolio, proposed)
+    fresh_old, fresh_new = place(old_scores, current), place(new_scores, proposed)
+    in_force = current_tiers(store, today)
+    overrides = active_overrides(store, today)
+    old = [in_force.get(a) or TIERS[fresh_old.tier[i]] for i, a in enumerate(portfolio.ids)]
+    new = [overrides[a].tier if a in overrides else TIERS[fresh_new.tier[i]] for i, a in enumerate(portfolio.ids)]
+    changed = [i for i in range(len(old)) if old[i] != new[i]]
+    with store.engine.connect() as conn:
+        names = _names(conn, [portfolio.ids[i] for i in changed])
+    changes = []
+    for i in changed:
+        aid = portfolio.ids[i]
+        name, owner = names.get(aid, (aid, ""))
+        parts = []
+        for axis in AXES:
+            a, b = _num(old_scores.axis(axis)[i]), _num(new_scores.axis(axis)[i])
+            t = proposed.axis(axis).threshold
+            parts.append(f"{axis} {_fmt(a)} -> {_fmt(b)} (high from {t:.2f})")
+        if fresh_new.capped[i]:
+            parts.append(f"key cap {proposed.key_cap}")
+        changes.append(TierChange(aid, name, owner, old[i], new[i], "config", reason_line(name, old[i], new[i],
+                                  ", ".join(parts)), _round(_num(new_scores.importance[i])),
+                                  _round(_num(new_scores.strength[i]))))
+    return WhatIf(changes, _count(old), _count(new))
+
+
+def _fmt(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:.2f}"
+
+
+def _count(tiers: list[str]) -> dict[str, int]:
+    c = Counter(tiers)
+    return {t: c.get(t, 0) for t in TIERS}
+
+
+__all__ = ["current_tiers", "review", "set_override", "confirm", "explain", "listing", "what_if",
+           "active_overrides", "account_history", "can_override", "OverrideError", "ReviewResult"]
