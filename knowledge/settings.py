@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     kam_cadence_maintenance: int = 90
     kam_cadence_opportunity: int = 0
 
+    # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
+    kam_tiering_config: Path | None = None
+
     # --- Slack ---
     slack_bot_token: str | None = None
     slack_app_token: str | None = None  # set -> Socket Mode
