@@ -137,7 +137,6 @@ def review_cmd(as_json: bool = typer.Option(False, "--json"),
 
 def _post(changes: list[TierChange]) -> None:
     from bot.tier_posts import post_tier_changes
-
     from knowledge.kb import KnowledgeBase
 
     kb = KnowledgeBase(ctx().settings, ctx().store, None)  # type: ignore[arg-type]  # posting needs no index
@@ -153,8 +152,7 @@ def _notifier():  # noqa: ANN202 - a Notifier
         except ImportError:
             pass
         else:
-            return SlackNotifier.from_settings(settings) if hasattr(SlackNotifier, "from_settings") \
-                else SlackNotifier(settings)
+            return SlackNotifier(settings, ctx().store)
     from bot.notifier import ConsoleNotifier
 
     return ConsoleNotifier()
@@ -224,9 +222,8 @@ def _demo_tiers(state: dict, arg: str) -> None:
                       highlight=False)
         print_changes(result.changes)
         if result.changes:  # the posts the bot would make, printed by the console notifier
-            from bot.tier_posts import post_tier_changes
-
             from bot.notifier import ConsoleNotifier
+            from bot.tier_posts import post_tier_changes
             from knowledge.kb import KnowledgeBase
 
             post_tier_changes(ConsoleNotifier(), KnowledgeBase(ctx().settings, store, None),  # type: ignore[arg-type]

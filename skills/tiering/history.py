@@ -39,6 +39,10 @@ _CHUNK = 500  # ids per IN (...) clause
 class OverrideError(ValueError):
     """An override that may not be made (wrong tier, no reason, past expiry, not a manager of the account)."""
 
+    def __init__(self, message: str, field: str = "tier"):  # field: the input at fault (tier, reason, until)
+        super().__init__(message)
+        self.field = field
+
 
 @dataclass
 class Override:
@@ -300,9 +304,9 @@ def set_override(store: Store, account_id: str, tier: str, reason: str, by: Pers
     if tier not in (*TIERS, "auto"):
         raise OverrideError(f"unknown tier {tier!r}; use one of {', '.join(TIERS)} (or auto to remove an override)")
     if not reason or not reason.strip():
-        raise OverrideError("an override needs a reason")
+        raise OverrideError("an override needs a reason", "reason")
     if until is not None and until < today:
-        raise OverrideError(f"--until {until} is in the past")
+        raise OverrideError(f"the last day {until} is in the past", "until")
     if by is None:
         raise OverrideError("unknown person: overrides are made by a manager or admin listed in people.yaml")
     if not can_override(store, by, account_id):
