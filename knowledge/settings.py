@@ -25,6 +25,9 @@ DEFAULT_REQUIRED_FIELDS = [
 ]
 
 
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -68,6 +71,23 @@ class Settings(BaseSettings):
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
 
+    # --- scheduler: nudges, digests, tier review (times are each recipient's local time) ---
+    kam_remind_renewal: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [90, 30, 7])
+    kam_remind_review: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [14, 1])
+    kam_remind_visit: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 1])
+    kam_remind_anniversary: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
+    kam_remind_other: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
+    kam_birthday_days: int = 3  # days before a decision maker's birthday
+    kam_coverage_min_contacts: int = 2  # key/strategic accounts with fewer contacts are single-threaded
+    kam_sweep_hour: int = Field(default=8, ge=0, le=23)  # local hour of each rep's daily nudge batch
+    kam_weekly_day: str = "mon"  # local day of the weekly coverage and freshness checks
+    kam_digest_day: str = "mon"  # local day of the managers' digest
+    kam_digest_hour: int = Field(default=8, ge=0, le=23)
+    kam_tier_review_day: str = "sun"  # day of the periodic tier review ("" = off), in KAM_TIMEZONE
+    kam_tier_review_hour: int = Field(default=5, ge=0, le=23)
+    kam_catchup_days: int = 30  # after downtime, catch up on at most this many missed days
+    kam_misfire_grace: int = 6 * 3600  # seconds a missed job may still run late (APScheduler misfire_grace_time)
+
     # --- Slack ---
     slack_bot_token: str | None = None
     slack_app_token: str | None = None  # set -> Socket Mode
@@ -76,6 +96,20 @@ class Settings(BaseSettings):
     kam_managers_channel: str | None = None  # channel id for tier-change posts
 
     _split = field_validator("kam_required_fields", mode="before")(_split_csv)
+    _split_remind = field_validator("kam_remind_renewal", "kam_remind_review", "kam_remind_visit",
+                                    "kam_remind_anniversary", "kam_remind_other", mode="before")(_split_csv)
+
+    @field_validator("kam_weekly_day", "kam_digest_day", "kam_tier_review_day")
+    @classmethod
+    def _day_name(cls, value: str) -> str:
+        value = value.strip().lower()[:3]
+        if value and value not in DAY_NAMES:
+            raise ValueError(f"must be a day name ({', '.join(DAY_NAMES)})")
+        return value
+
+    def remind_days(self, kind: str) -> list[int]:
+        """Default reminder offsets (days before) for a key-date kind."""
+        return sorted({int(d) for d in getattr(self, f"kam_remind_{kind}", self.kam_remind_other)}, reverse=True)
 
     @property
     def home(self) -> Path:

@@ -1,0 +1,154 @@
+"""`kam nudges`, `kam digest` and `kam scheduler`: what would be sent on a day, a manager's digest, the scheduler."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+
+import typer
+from rich.table import Table
+
+from cli.context import console, ctx, err_console, fail, print_json
+
+
+def _day(value: str | None, label: str) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{label} must be a date YYYY-MM-DD, got {value!r}")
+
+
+def _notifier():  # noqa: ANN202 - a Notifier
+    """Slack when a bot token is configured, else the console."""
+    settings = ctx().settings
+    if settings.slack_bot_token:
+        try:
+            from bot.slack_notifier import SlackNotifier
+        except ImportError:
+            fail("SLACK_BOT_TOKEN is set but the Slack notifier (bot/slack_notifier.py) is not installed")
+        return SlackNotifier(settings)
+    from bot.notifier import ConsoleNotifier
+
+    return ConsoleNotifier()
+
+
+def nudges(on: str | None = typer.Option(None, "--on", help="the (local) day, YYYY-MM-DD; default today"),
+           for_email: str | None = typer.Option(None, "--for", help="only this recipient (email)"),
+           as_json: bool = typer.Option(False, "--json", help="print the nudges as JSON")) -> None:
+    """List the nudges due on a day (each recipient's local day), without sending anything."""
+    from scheduler.sweep import state_views
+    from skills.nudges import due_on
+
+    day = _day(on, "--on")
+    store = ctx().store
+    recipient = None
+    if for_email:
+        person = store.person(for_email)
+        if person is None:
+            fail(f"--for: no person {for_email!r} in people.yaml")
+        recipient = person.email
+    items = due_on(store, ctx().settings, day, recipient=recipient,
+                   states=state_views(store, {recipient} if recipient else None))
+    if as_json:
+        print_json([n.to_json() for n in items])
+        return
+    if not items:
+        console.print(f"nothing due on {day}")
+        return
+    table = Table("recipient", "kind", "account", "due", "what", title=f"nudges for {day}")
+    for n in items:
+        what = n.title + (f" — {n.detail}" if n.detail else "")
+        table.add_row(n.recipient, n.kind, n.account, n.due.isoformat(), what)
+    console.print(table)
+
+
+def digest(manager: str = typer.Option(..., "--manager", help="the manager's email"),
+           on: str | None = typer.Option(None, "--on", help="the day, YYYY-MM-DD; default today"),
+           as_json: bool = typer.Option(False, "--json", help="print the digest as JSON")) -> None:
+    """Print a manager's digest: tier changes, key dates ahead, overdue accounts, coverage risks, stale profiles."""
+    from scheduler.ledger import last_sent_day
+    from skills.digest import KEY_DATE_HORIZON_DAYS, build_digest
+
+    day = _day(on, "--on")
+    store = ctx().store
+    person = store.person(manager)
+    if person is None:
+        fail(f"--manager: no person {manager!r} in people.yaml")
+    last = last_sent_day(store, "digest", person.email)
+    d = build_digest(store, ctx().settings, person.email, day, since=last if last and last < day else None)
+    if as_json:
+        print_json(d.to_json())
+        return
+    console.print(f"[bold]Digest for {person.name or person.email}, {day}[/]  ({d.totals_line()})", highlight=False)
+    console.print(f"\n[bold]Tier changes since {d.since}[/]")
+    for c in d.tier_changes:
+        console.print(f"  {c.account} ({c.rep}): {c.old_tier} -> {c.new_tier}  {c.reason or ''}", highlight=False)
+    console.print(f"\n[bold]Key dates in the next {KEY_DATE_HORIZON_DAYS} days[/]")
+    for k in d.key_dates:
+        console.print(f"  {k.date} {k.kind:<11} {k.account}: {k.title} ({k.rep})", highlight=False)
+    console.print("\n[bold]Overdue for contact[/]")
+    for rep, items in d.overdue.items():
+        for o in items:
+            flag = "[red]ESCALATED[/] " if o.escalate else ""
+            since = f"{o.days_since} days" if o.days_since is not None else "never"
+            console.print(f"  {rep}: {flag}{o.account} ({o.tier}, {since}, cadence {o.cadence_days})",
+                          highlight=False)
+    console.print("\n[bold]Coverage risks[/]")
+    for c in d.coverage:
+        console.print(f"  {c.account} ({c.tier}, {c.rep}): {c.detail}", highlight=False)
+    console.print("\n[bold]Stale profiles[/]")
+    for c in d.stale:
+        console.print(f"  {c.account} ({c.rep}): {c.detail}", highlight=False)
+
+
+def scheduler(once: str | None = typer.Option(None, "--once", help="run one job now and exit: sweep | digest | "
+                                                                     "tier-review (sent for real)"),
+              force: bool = typer.Option(False, "--force", help="with --once: do not wait for the local hour")) -> None:
+    """Run the scheduler in the foreground (one per database; a second one waits and takes over)."""
+    from scheduler import runner
+
+    settings = ctx().settings
+    notifier = _notifier()
+    if once:
+        from knowledge.kb import KnowledgeBase
+        from scheduler import sweep
+        from scheduler.clock import SystemClock
+
+        now = SystemClock().now()
+        store = ctx().store
+        if once == "sweep":
+            r = sweep.run_sweep(store, settings, notifier, now, force=force)
+        elif once == "digest":
+            r = sweep.run_digests(store, settings, notifier, now, force=force)
+        elif once == "tier-review":
+            result = sweep.run_tier_review(KnowledgeBase(settings, store, None), settings, notifier,  # type: ignore[arg-type]
+                                           now)
+            console.print("tier review: " + ("already ran today" if result is None else
+                                             f"{len(result.changes)} changes"))
+            return
+        else:
+            fail("--once must be sweep, digest or tier-review")
+        console.print(f"{once}: {r.messages} messages, {r.nudges} nudges ({r.late} late, {r.retried} retried)"
+                      + (f"; failed for {', '.join(r.failed)}" if r.failed else ""), highlight=False)
+        if r.failed:
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err_console.print("scheduler: waiting for the scheduler lock…")
+    handle = runner.start_in_background(None, settings, notifier, store=ctx().store,
+                                        on_lead=lambda: err_console.print("scheduler: running"))
+    try:
+        stop.wait()
+    finally:
+        handle.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("nudges")(nudges)
+    app.command("digest")(digest)
+    app.command("scheduler")(scheduler)
