@@ -12,6 +12,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     warnings: list[str] = field(default_factory=list)  # repaired quirks, unknown owners, ...
+    quirks: dict[str, int] = field(default_factory=dict)  # data quirk key -> rows/accounts affected (crm import)
     people: int = 0
     embedded: int = 0
     chunks_unchanged: int = 0
