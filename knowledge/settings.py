@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     kam_managers_channel: str | None = None  # channel id for tier-change posts
+    kam_http_host: str = "127.0.0.1"  # `kam run --http` bind address
+    kam_http_port: int = 3000
+    kam_http_threads: int = 16  # HTTP server threads (they only verify, dedupe and ack)
+    kam_bot_workers: int = 8  # threads that answer (bolt's listener executor; bolt's default is 5)
+    kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)
+    kam_slack_channel_interval: float = 1.0  # seconds between posts to one channel (Slack: ~1 msg/s)
+    kam_slack_placeholder_after: float = 1.0  # post "looking it up" when an answer takes longer (seconds)
+    kam_slack_retries: int = 3  # Web API retries on 429 (honouring Retry-After) and on connection errors
+    kam_slack_verify_token: bool = True  # call auth.test at startup to check SLACK_BOT_TOKEN
 
     _split = field_validator("kam_required_fields", mode="before")(_split_csv)
     _split_remind = field_validator("kam_remind_renewal", "kam_remind_review", "kam_remind_visit",

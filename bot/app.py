@@ -1,0 +1,112 @@
+"""The bolt App: one WebClient with retries, our answering executor, and every handler registered.
+
+HTTP mode serves it with bot/http.py; Socket Mode wraps the same App (see `socket_mode_handler`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+
+from bot import handlers_commands, handlers_home, handlers_messages
+from bot.notifier import Notifier
+from bot.runtime import BotContext
+from bot.slack_client import PeopleResolver, make_client, shared_pacer
+from bot.slack_notifier import SlackNotifier
+from bot.state import BotState
+from knowledge.kb import KnowledgeBase
+from knowledge.settings import Settings
+from skills.notes import NoteClassifier
+
+log = logging.getLogger("kam.bot")
+
+class AnswerExecutor(ThreadPoolExecutor):
+    """bolt's listener executor, sized for answering, that can tell when all submitted work is done
+    (graceful shutdown, tests and the benchmark wait on it)."""
+
+    def __init__(self, workers: int):
+        super().__init__(max_workers=max(1, workers), thread_name_prefix="kam-answer")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001, ANN201 - Executor.submit's signature
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: object) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """True once nothing is queued or running (False on timeout)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+# Features written elsewhere that add their own listeners with `register(app, kb)`; absent modules are skipped.
+FEATURE_MODULES = ("bot.handlers_tiers", "bot.handlers_nudges")
+
+
+def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None = None, *,
+               token_verification_enabled: bool | None = None,
+               today: Callable[[], dt.date | None] | None = None) -> App:
+    """The kam-bot Slack app. `today` pins the date answers are computed for (tests); default: the real today."""
+    if not settings.slack_bot_token:
+        raise ValueError("SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from your Slack app's OAuth page")
+    client = make_client(settings)
+    pacer = shared_pacer(settings.kam_slack_channel_interval)
+    executor = AnswerExecutor(settings.kam_bot_workers)
+    verify = settings.kam_slack_verify_token if token_verification_enabled is None else token_verification_enabled
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        request_verification_enabled=settings.slack_signing_secret is not None,
+        token_verification_enabled=verify,
+        process_before_response=False,  # ack first; listeners run in `executor`
+        listener_executor=executor,
+        logger=logging.getLogger("kam.bot.bolt"),
+    )
+    ctx = BotContext(
+        kb=kb, settings=settings, client=client,
+        state=BotState(kb.store, settings.kam_slack_dedup_hours),
+        people=PeopleResolver(kb.store, client), pacer=pacer,
+        classifier=NoteClassifier(kb.index.embedder),
+        today=today or (lambda: None),
+    )
+    app.kam_context = ctx  # type: ignore[attr-defined]  # handy for tests and feature modules
+    app.kam_notifier = notifier or SlackNotifier(settings, kb.store, client=client, pacer=pacer)  # type: ignore[attr-defined]
+    app.kam_executor = executor  # type: ignore[attr-defined]
+    handlers_messages.register(app, ctx)
+    handlers_commands.register(app, ctx)
+    handlers_home.register(app, ctx)
+    for name in FEATURE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a broken import inside the feature is a real error
+                raise
+            log.info("feature %s not installed", name)
+            continue
+        module.register(app, kb)
+    return app
+
+
+def socket_mode_handler(app: App, settings: Settings):  # noqa: ANN201 - slack_bolt's SocketModeHandler
+    """Socket Mode (SLACK_APP_TOKEN set): no public URL; Slack pushes over a WebSocket the app opens."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    if not settings.slack_app_token:
+        raise ValueError("SLACK_APP_TOKEN is not set: the app-level token (xapp-...) with connections:write")
+    # its own client (the app token, not the bot token) on the same SLACK_API_URL, for apps.connections.open
+    return SocketModeHandler(app, settings.slack_app_token, web_client=make_client(settings, settings.slack_app_token),
+                             concurrency=max(1, settings.kam_http_threads))

@@ -1,0 +1,70 @@
+"""App Home "My portfolio": published on app_home_opened, paginated with buttons; "Open" shows an account modal."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.handlers_messages import dedupe_events, finish_event
+from bot.render_views import (
+    HOME_ACTION_ACCOUNT,
+    HOME_ACTION_PAGE,
+    account_blocks,
+    account_modal,
+    home_view,
+    unknown_home_view,
+)
+from bot.runtime import BotContext
+from knowledge.quality import quality
+from skills.portfolio import current_tier_map, my_portfolio
+
+log = logging.getLogger("kam.bot")
+
+
+def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]:
+    """Build and publish the viewer's Home tab; returns the view sent."""
+    person = ctx.people.person(user_id)
+    if person is None:
+        view = unknown_home_view()
+    else:
+        view = home_view(my_portfolio(ctx.store, ctx.settings, person, ctx.day()), ctx.owner_label, page)
+    ctx.client.views_publish(user_id=user_id, view=view)
+    return view
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.event("app_home_opened", middleware=[dedupe_events(ctx)])
+    def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            publish_home(ctx, event["user"])
+        finish_event(ctx, body)
+
+    @app.action(re.compile(rf"^{HOME_ACTION_PAGE}"))
+    def on_page(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        try:
+            page = int(action.get("value") or 0)
+        except ValueError:
+            page = 0
+        publish_home(ctx, body["user"]["id"], page)
+
+    @app.action(re.compile(rf"^{HOME_ACTION_ACCOUNT}"))
+    def on_open_account(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        person = ctx.people.person(body["user"]["id"])
+        account_id = action.get("value") or ""
+        visible = ctx.store.visible_account_ids(person) if person else set()
+        if person is None or (visible is not None and account_id not in visible):
+            return  # the Home tab only offers visible accounts; a forged click gets nothing
+        profile = ctx.store.load_profile(account_id)
+        if profile is None:
+            return
+        day = ctx.day()
+        q = quality(profile, ctx.settings.kam_required_fields, day, ctx.settings.kam_stale_days)
+        tier = current_tier_map(ctx.store, day).get(account_id)
+        blocks = account_blocks(profile, q, tier, ctx.owner_label, max_blocks=100)
+        ctx.client.views_open(trigger_id=body["trigger_id"], view=account_modal(blocks))

@@ -1,0 +1,130 @@
+"""Mentions, direct messages, follow-ups in answered threads, and the feedback buttons under answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk.errors import SlackApiError
+
+from bot.render_answer import FEEDBACK_BLOCK, FEEDBACK_DOWN, FEEDBACK_UP, context
+from bot.runtime import BotContext
+
+log = logging.getLogger("kam.bot")
+
+# Message subtypes that carry a person's new text; everything else (bot_message, message_changed,
+# message_deleted, channel_join, ...) is ignored.
+ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share"}
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def event_key(body: dict[str, Any]) -> str | None:
+    event_id = body.get("event_id")
+    return f"event:{event_id}" if event_id else None
+
+
+def dedupe_events(ctx: BotContext) -> Callable[..., Any]:
+    """Listener middleware: a delivery whose event_id was already claimed (a retry, also after a restart) is
+    acknowledged with 200 and dropped, so Slack stops retrying and nothing is answered twice."""
+
+    def middleware(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+        key = event_key(body)
+        if key and not ctx.state.claim(key):
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return middleware
+
+
+def finish_event(ctx: BotContext, body: dict[str, Any]) -> None:
+    key = event_key(body)
+    if key:
+        ctx.state.finish(key)
+
+
+def strip_mentions(text: str, bot_user_id: str | None) -> str:
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def mentions_bot(text: str, bot_user_id: str | None) -> bool:
+    return bool(bot_user_id) and any(m == bot_user_id for m in _MENTION.findall(text or ""))
+
+
+def _ignored(event: dict[str, Any]) -> bool:
+    return event.get("subtype") not in ANSWERED_SUBTYPES or bool(event.get("bot_id")) or not event.get("user")
+
+
+def _answer_message(ctx: BotContext, event: dict[str, Any], bot_user_id: str | None, *, thread_ts: str | None,
+                    surface: str, track_thread: bool) -> None:
+    channel, ts = event["channel"], event["ts"]
+    # app_mention and message.channels both arrive for a mention in a channel the bot is in (different
+    # event ids): one claim per message makes sure it is answered once
+    key = f"msg:{channel}:{ts}"
+    if not ctx.state.claim(key):
+        return
+    question = strip_mentions(event.get("text") or "", bot_user_id)
+    if not question:
+        ctx.post(channel, {"text": "Ask me about your accounts, e.g. “who decides at Acme?” (`/kam help`).",
+                           "blocks": []}, thread_ts)
+    else:
+        ctx.answer_in_channel(user_id=event["user"], question=question, channel=channel, thread_ts=thread_ts,
+                              surface=surface, track_thread=track_thread)
+    ctx.state.finish(key)
+
+
+def register(app: App, ctx: BotContext) -> None:
+    dedupe = [dedupe_events(ctx)]
+
+    @app.event("app_mention", middleware=dedupe)
+    def on_mention(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
+        if not _ignored(event):
+            _answer_message(ctx, event, context.get("bot_user_id"), thread_ts=event.get("thread_ts") or event["ts"],
+                            surface="mention", track_thread=True)
+        finish_event(ctx, body)
+
+    @app.event("message", middleware=dedupe)
+    def on_message(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
+        bot_user_id = context.get("bot_user_id")
+        if _ignored(event):
+            pass
+        elif event.get("channel_type") == "im":
+            _answer_message(ctx, event, bot_user_id, thread_ts=event.get("thread_ts"), surface="dm",
+                            track_thread=False)
+        elif (event.get("thread_ts") and not mentions_bot(event.get("text", ""), bot_user_id)
+              and ctx.state.is_bot_thread(event["channel"], event["thread_ts"])):
+            _answer_message(ctx, event, bot_user_id, thread_ts=event["thread_ts"], surface="thread",
+                            track_thread=True)
+        finish_event(ctx, body)
+
+    def on_feedback(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any],
+                    respond: Callable[..., Any]) -> None:
+        ack()
+        helpful = action["action_id"] == FEEDBACK_UP
+        user = body["user"]["id"]
+        try:
+            answer_id = int(action.get("value") or "")
+        except ValueError:
+            return
+        if not ctx.state.record_feedback(answer_id, helpful, user):
+            return
+        thanks = context(("👍 Marked helpful" if helpful else "👎 Marked not helpful") + f" by <@{user}>. Thanks!")
+        message = body.get("message")
+        container = body.get("container") or {}
+        if message and not container.get("is_ephemeral"):
+            blocks = [thanks if b.get("block_id") == FEEDBACK_BLOCK else b for b in message.get("blocks") or []]
+            try:
+                ctx.update(container.get("channel_id") or body["channel"]["id"], message["ts"],
+                           {"text": message.get("text") or "answer", "blocks": blocks})
+            except SlackApiError as exc:
+                log.warning("feedback: chat.update failed: %s", exc.response.get("error"))
+        elif body.get("response_url"):
+            respond(text="Thanks for the feedback!", response_type="ephemeral", replace_original=False)
+
+    app.action(FEEDBACK_UP)(on_feedback)
+    app.action(FEEDBACK_DOWN)(on_feedback)

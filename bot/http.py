@@ -1,0 +1,145 @@
+"""HTTP mode: the bolt App behind its WSGI adapter, served by waitress at /slack/events.
+
+A thin WSGI layer in front of bolt turns bad requests into the right 4xx before bolt sees them: a missing, bad or
+stale signature -> 401, a body that is not the JSON or form Slack sends -> 400, a wrong method -> 405, anything
+else -> 404, an oversized body -> 413. Bolt answers unknown event types with 404 itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger("kam.bot.http")
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1_000_000  # Slack's payloads are far smaller; refuse anything larger unread
+
+StartResponse = Callable[..., Any]
+
+
+def _reply(start_response: StartResponse, status: str, body: dict[str, Any],
+           extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                            *(extra or [])])
+    return [data]
+
+
+def body_error(content_type: str, body: bytes) -> str | None:
+    """Why `body` is not a body Slack sends (JSON object, or a form with an optional JSON `payload`), or None."""
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+        if kind == "application/json":
+            if not isinstance(json.loads(text), dict):
+                return "JSON body must be an object"
+        elif kind == "application/x-www-form-urlencoded":
+            form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+            if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
+                return "payload must be a JSON object"
+            if not form:
+                return "empty form body"
+        else:
+            return f"unsupported content type {kind or '(none)'}"
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    except ValueError as exc:
+        return f"malformed body: {exc}"
+    return None
+
+
+class SlackWSGI:
+    """WSGI app: validates requests, then hands them to bolt's WSGI adapter."""
+
+    def __init__(self, app: App, signing_secret: str, path: str = EVENTS_PATH):
+        self.path = path
+        self.bolt = SlackRequestHandler(app, path)
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz":
+            return _reply(start_response, "200 OK", {"ok": True})
+        if path != self.path:
+            return _reply(start_response, "404 Not Found", {"error": "not found"})
+        if method != "POST":
+            return _reply(start_response, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reply(start_response, "400 Bad Request", {"error": "bad Content-Length"})
+        if length > MAX_BODY:
+            return _reply(start_response, "413 Payload Too Large", {"error": "body too large"})
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        if not timestamp or not signature:
+            return _reply(start_response, "401 Unauthorized", {"error": "missing Slack signature headers"})
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _reply(start_response, "400 Bad Request", {"error": "body is not UTF-8"})
+        try:
+            valid = self.verifier.is_valid(body, timestamp, signature)  # also rejects timestamps older than 5 min
+        except ValueError:  # a timestamp that is not a number
+            valid = False
+        if not valid:
+            return _reply(start_response, "401 Unauthorized", {"error": "invalid or stale request signature"})
+        problem = body_error(environ.get("CONTENT_TYPE", ""), body)
+        if problem:
+            return _reply(start_response, "400 Bad Request", {"error": problem})
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            return self.bolt(environ, start_response)
+        except Exception:  # never let one request take the server down
+            log.exception("request failed")
+            return _reply(start_response, "500 Internal Server Error", {"error": "internal error"})
+
+
+class BotServer:
+    """waitress serving SlackWSGI; `start()` runs it in a thread (tests, `kam run --http`), `stop()` ends it."""
+
+    def __init__(self, app: App, signing_secret: str, host: str = "127.0.0.1", port: int = 3000,
+                 threads: int = 16):
+        from waitress.server import create_server
+
+        self.wsgi = SlackWSGI(app, signing_secret)
+        self.server = create_server(self.wsgi, host=host, port=port, threads=max(1, threads), ident="kam-bot",
+                                    backlog=1024, connection_limit=1000, clear_untrusted_proxy_headers=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.effective_host}:{self.port}{EVENTS_PATH}"  # type: ignore[union-attr]
+
+    def serve_forever(self) -> None:
+        self.server.run()
+
+    def start(self) -> BotServer:
+        self._thread = threading.Thread(target=self.server.run, name="kam-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        for channel in list(self.server._map.values()):  # type: ignore[union-attr]  # the listener and open clients
+            with contextlib.suppress(OSError):
+                channel.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

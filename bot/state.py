@@ -1,0 +1,223 @@
+"""What the Slack app must remember across requests and restarts: delivered events, answered threads, the answers
+it gave (with their feedback) and notes waiting for confirmation.
+
+The tables live on the shared `Base` (knowledge/db.py lists this module in TABLE_MODULES), so `Store()` creates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.db import Base, utcnow
+from knowledge.store import Store
+
+
+class SeenEventRow(Base):
+    """A delivery key (an event id, or a channel message) claimed by one app process; see `BotState.claim`."""
+
+    __tablename__ = "slack_seen"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    boot: Mapped[str] = mapped_column(String(32))  # the process that claimed it
+    done: Mapped[bool] = mapped_column(Boolean, default=False)  # its work finished (the answer was posted)
+
+
+class BotThreadRow(Base):
+    """A thread the bot answered in: follow-ups there need no new mention."""
+
+    __tablename__ = "slack_threads"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_by: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BotAnswerRow(Base):
+    """Every answer the bot gave, with the question and the feedback clicked on it (for later analysis)."""
+
+    __tablename__ = "slack_answers"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[str] = mapped_column(String(32))  # Slack user id
+    email: Mapped[str | None] = mapped_column(String(320))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    surface: Mapped[str] = mapped_column(String(16))  # mention | dm | thread | command
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(16))
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    seconds: Mapped[float | None] = mapped_column()
+    helpful: Mapped[bool | None] = mapped_column(Boolean)  # None: no feedback yet
+    feedback_by: Mapped[str | None] = mapped_column(String(32))
+    feedback_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class PendingNoteRow(Base):
+    """A note from `/kam note` waiting for its author to confirm (or change) the inferred dimension."""
+
+    __tablename__ = "slack_pending_notes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(320))
+    account_id: Mapped[str] = mapped_column(String(80))
+    dimension: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | saved | cancelled
+    note_id: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass
+class PendingNote:
+    id: str
+    user: str
+    email: str
+    account_id: str
+    dimension: str
+    text: str
+    confidence: float | None
+    state: str
+    note_id: int | None
+
+
+class BotState:
+    """The Slack app's persistent memory, on the knowledge base's relational store."""
+
+    def __init__(self, store: Store, dedup_hours: float = 24.0):
+        self.store = store
+        self.ttl = dt.timedelta(hours=dedup_hours)
+        self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
+        self._claims = 0
+
+    # ------------------------------------------------------------ delivery dedup
+    def claim(self, key: str) -> bool:
+        """True if this process should handle `key` now; False for a duplicate.
+
+        A key is handled once within the TTL. The one exception: a claim left unfinished by an earlier process
+        (it died between acknowledging and answering) is taken over, so a retry after a crash is still answered.
+        """
+        now = utcnow()
+        try:
+            with self.store.session() as s:
+                s.add(SeenEventRow(key=key, at=now, boot=self.boot, done=False))
+        except IntegrityError:
+            with self.store.session() as s:
+                row = s.get(SeenEventRow, key)
+                if row is None:  # purged in between
+                    s.add(SeenEventRow(key=key, at=now, boot=self.boot, done=False))
+                    return True
+                if row.at < now - self.ttl:  # expired: a genuinely new delivery
+                    row.at, row.boot, row.done = now, self.boot, False
+                    return True
+                if not row.done and row.boot != self.boot:
+                    taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.boot == row.boot,
+                                                                 SeenEventRow.done.is_(False))
+                                      .values(boot=self.boot, at=now))
+                    return bool(taken.rowcount)
+                return False
+        self._claims += 1
+        if self._claims % 500 == 0:
+            self.purge()
+        return True
+
+    def finish(self, key: str) -> None:
+        with self.store.session() as s:
+            s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True))
+
+    def purge(self, now: dt.datetime | None = None) -> int:
+        """Forget keys older than the TTL."""
+        cutoff = (now or utcnow()) - self.ttl
+        with self.store.session() as s:
+            return s.execute(delete(SeenEventRow).where(SeenEventRow.at < cutoff)).rowcount or 0
+
+    # ------------------------------------------------------------ threads
+    def track_thread(self, channel: str, thread_ts: str, started_by: str | None) -> None:
+        with self.store.session() as s:
+            if s.get(BotThreadRow, (channel, thread_ts)) is None:
+                s.add(BotThreadRow(channel=channel, thread_ts=thread_ts, started_by=started_by))
+
+    def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
+        with self.store.session() as s:
+            return s.get(BotThreadRow, (channel, thread_ts)) is not None
+
+    # ------------------------------------------------------------ answers and feedback
+    def record_answer(self, *, user: str, email: str | None, channel: str | None, thread_ts: str | None,
+                      surface: str, question: str, answer: str, status: str, path: str,
+                      sources: list[dict[str, Any]], seconds: float | None) -> int:
+        with self.store.session() as s:
+            row = BotAnswerRow(user=user, email=email, channel=channel, thread_ts=thread_ts, surface=surface,
+                               question=question, answer=answer, status=status, path=path, sources=sources,
+                               seconds=seconds)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def record_feedback(self, answer_id: int, helpful: bool, by: str) -> bool:
+        """Store a click; the latest click wins. False if the answer is unknown."""
+        with self.store.session() as s:
+            row = s.get(BotAnswerRow, answer_id)
+            if row is None:
+                return False
+            row.helpful, row.feedback_by, row.feedback_at = helpful, by, utcnow()
+            return True
+
+    def answer(self, answer_id: int) -> BotAnswerRow | None:
+        with self.store.session() as s:
+            return s.get(BotAnswerRow, answer_id)
+
+    def answers(self) -> list[BotAnswerRow]:
+        with self.store.session() as s:
+            return list(s.scalars(select(BotAnswerRow).order_by(BotAnswerRow.id)))
+
+    # ------------------------------------------------------------ pending notes
+    def add_pending_note(self, *, user: str, email: str, account_id: str, dimension: str, text: str,
+                         confidence: float | None) -> str:
+        note_id = uuid.uuid4().hex
+        with self.store.session() as s:
+            s.add(PendingNoteRow(id=note_id, user=user, email=email, account_id=account_id, dimension=dimension,
+                                 text=text, confidence=confidence))
+        return note_id
+
+    def pending_note(self, note_id: str) -> PendingNote | None:
+        with self.store.session() as s:
+            row = s.get(PendingNoteRow, note_id)
+            return _pending(row) if row else None
+
+    def set_note_dimension(self, note_id: str, dimension: str) -> None:
+        with self.store.session() as s:
+            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id, PendingNoteRow.state == "pending")
+                      .values(dimension=dimension))
+
+    def close_note(self, note_id: str, state: str, saved_note_id: int | None = None) -> bool:
+        """Move a pending note to `state` exactly once; False if it was not pending any more (a double click)."""
+        with self.store.session() as s:
+            done = s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id,
+                                                          PendingNoteRow.state == "pending")
+                             .values(state=state, note_id=saved_note_id))
+            return bool(done.rowcount)
+
+
+    def reopen_note(self, note_id: str) -> None:
+        """Undo `close_note` when saving failed, so the author can press Save again."""
+        with self.store.session() as s:
+            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id).values(state="pending"))
+
+    def set_saved_note(self, note_id: str, saved_note_id: int, dimension: str) -> None:
+        with self.store.session() as s:
+            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id)
+                      .values(note_id=saved_note_id, dimension=dimension))
+
+
+def _pending(row: PendingNoteRow) -> PendingNote:
+    return PendingNote(row.id, row.user, row.email, row.account_id, row.dimension, row.text, row.confidence,
+                       row.state, row.note_id)

@@ -1,0 +1,55 @@
+"""`kam run`: start the Slack bot (Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP at /slack/events)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cli.context import console, ctx, fail
+
+
+def run(
+    http: bool = typer.Option(False, "--http", help="serve Slack's HTTP requests even if SLACK_APP_TOKEN is set"),
+    host: str = typer.Option(None, "--host", help="bind address (default KAM_HTTP_HOST, 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="port (default KAM_HTTP_PORT, 3000)"),
+) -> None:
+    """Run the Slack bot until interrupted."""
+    from bot.app import create_app, socket_mode_handler
+    from knowledge.kb import KnowledgeBase
+
+    c = ctx()
+    settings = c.settings
+    if not settings.slack_bot_token:
+        fail("SLACK_BOT_TOKEN is not set (the xoxb- token from the app's OAuth & Permissions page); "
+             "see docs/slack-setup.md")
+    socket_mode = bool(settings.slack_app_token) and not http
+    if not socket_mode and not settings.slack_signing_secret:
+        fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information > Signing Secret), "
+             "or set SLACK_APP_TOKEN for Socket Mode; see docs/slack-setup.md")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kb = KnowledgeBase(settings, c.store, c.index)
+    try:
+        app = create_app(kb, settings)
+    except Exception as exc:  # e.g. auth.test rejects the token
+        fail(f"could not start the Slack app: {exc}")
+    try:
+        if socket_mode:
+            console.print("kam-bot: Socket Mode (SLACK_APP_TOKEN set); Ctrl-C to stop")
+            socket_mode_handler(app, settings).start()
+        else:
+            from bot.http import BotServer
+
+            server = BotServer(app, settings.slack_signing_secret or "", host or settings.kam_http_host,
+                               settings.kam_http_port if port is None else port, settings.kam_http_threads)
+            console.print(f"kam-bot: HTTP mode, Slack requests at {server.url}; Ctrl-C to stop", highlight=False)
+            server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.kam_executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
+        c.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
