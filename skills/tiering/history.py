@@ -11,10 +11,11 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from knowledge.db import AccountRow, utcnow
 from knowledge.profile import Person
@@ -113,20 +114,24 @@ def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarr
     n = len(portfolio)
     prior = PriorState.empty(n)
     codes = np.full(n, -1, dtype=np.int8)
-    review_of: dict[str, int] = {}
-    pos = portfolio.position()
     s = TierStateRow
-    for aid, tier, hi, hs, si, ss, rid in conn.execute(select(s.account_id, s.tier, s.high_importance,
-                                                              s.high_strength, s.streak_importance,
-                                                              s.streak_strength, s.review_id)):
-        i = pos.get(aid)
-        if i is None:
-            continue
-        prior.known[i], prior.high_importance[i], prior.high_strength[i] = True, hi, hs
-        prior.streak_importance[i], prior.streak_strength[i] = si, ss
-        codes[i] = TIER_CODE[tier]
-        review_of[aid] = rid
-    return prior, codes, review_of
+    q = select(s.account_id, s.tier, s.high_importance, s.high_strength, s.streak_importance, s.streak_strength,
+               s.review_id)
+    rows = conn.exec_driver_sql(str(q.compile(dialect=conn.dialect))).fetchall()  # plain tuples: no type layer
+    if not rows:
+        return prior, codes, {}
+    aids, tiers, hi, hs, si, ss, rids = zip(*rows, strict=True)
+    pos = portfolio.position()
+    where = np.array([pos.get(a, -1) for a in aids])
+    keep = where >= 0
+    at = where[keep]
+    prior.known[at] = True
+    prior.high_importance[at] = np.array(hi, dtype=bool)[keep]
+    prior.high_strength[at] = np.array(hs, dtype=bool)[keep]
+    prior.streak_importance[at] = np.array(si, dtype=np.int64)[keep]
+    prior.streak_strength[at] = np.array(ss, dtype=np.int64)[keep]
+    codes[at] = np.array([TIER_CODE[t] for t in tiers], dtype=np.int8)[keep]
+    return prior, codes, dict(zip(aids, rids, strict=True))
 
 
 def _review_rows(conn: Connection, pairs: dict[str, int]) -> dict[str, tuple[list, list]]:
@@ -242,9 +247,31 @@ def _round(v: float | None) -> float | None:
 
 
 def _json_rows(matrix: np.ndarray) -> list[str]:
-    """Each row as a compact JSON list (NaN -> null), via orjson: ~1 µs a row."""
-    opt = orjson.OPT_SERIALIZE_NUMPY
-    return [orjson.dumps(row, option=opt).decode() for row in matrix]
+    """Each row as a compact JSON list (NaN -> null): one orjson call for the whole matrix, then split."""
+    if not len(matrix):
+        return []
+    text = orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return ["[" + part + "]" for part in text[2:-2].split("],[")]
+
+
+def _bulk_insert(conn: Connection, table: Any, columns: list[str], rows: Iterable[tuple]) -> None:
+    """executemany straight to the driver: at 100,000 rows SQLAlchemy's per-row parameter processing costs more
+    than the database's insert itself. Values must already be in the driver's types."""
+    stmt = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=conn.dialect)
+    if stmt.positional:
+        order = [columns.index(name) for name in stmt.positiontup or columns]
+        params: list = [tuple(row[j] for j in order) for row in rows] if order != list(range(len(columns))) \
+            else list(rows)
+    else:
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    if params:
+        conn.exec_driver_sql(str(stmt), params)
+
+
+def _bind(conn: Connection, column: Any, value: Any) -> Any:
+    """A constant as the driver wants it (e.g. SQLite stores datetimes as text in SQLAlchemy's format)."""
+    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return proc(value) if proc else value
 
 
 def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Scores, placement: Placement,
@@ -258,6 +285,7 @@ def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Sc
     new_names = [TIERS[t] for t in new.tolist()]
     old_names = [TIERS[t] if t >= 0 else None for t in old.tolist()]
     reasons = {c.account_id: c.reason for c in changes}
+    ids = portfolio.ids
     with store.engine.begin() as conn:
         review_id = conn.execute(insert(TierReviewRow).values(
             at=now, by=by, config=config.fingerprint, factors=orjson.dumps(list(FACTORS)).decode(),
@@ -268,21 +296,19 @@ def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Sc
             conn.execute(insert(TierHistoryRow).values(
                 account_id=aid, at=now, kind="override_expired", old_tier=ov.tier, new_tier=None, by=ov.by,
                 reason=ov.reason, until=ov.until, review_id=review_id))
-        if n:
-            ids = portfolio.ids
-            conn.execute(insert(TierHistoryRow), [
-                {"review_id": review_id, "account_id": ids[i], "at": now, "kind": "review",
-                 "old_tier": old_names[i], "new_tier": new_names[i], "scored_tier": scored[i],
-                 "importance": imp[i], "strength": strg[i], "raw": raw_json[i], "contributions": contrib_json[i],
-                 "reason": reasons.get(ids[i]), "by": by}
-                for i in range(n)])
-            conn.execute(delete(TierStateRow))
-            hi, hs = placement.high_importance.tolist(), placement.high_strength.tolist()
-            si, ss = placement.streak_importance.tolist(), placement.streak_strength.tolist()
-            conn.execute(insert(TierStateRow), [
-                {"account_id": ids[i], "tier": scored[i], "high_importance": hi[i], "high_strength": hs[i],
-                 "streak_importance": si[i], "streak_strength": ss[i], "importance": imp[i],
-                 "strength": strg[i], "review_id": review_id} for i in range(n)])
+        at = _bind(conn, TierHistoryRow.__table__.c.at, now)
+        _bulk_insert(conn, TierHistoryRow.__table__,
+                     ["review_id", "account_id", "at", "kind", "old_tier", "new_tier", "scored_tier", "importance",
+                      "strength", "raw", "contributions", "reason", "by"],
+                     zip([review_id] * n, ids, [at] * n, ["review"] * n, old_names, new_names, scored, imp, strg,
+                         raw_json, contrib_json, [reasons.get(a) for a in ids], [by] * n, strict=True))
+        conn.execute(delete(TierStateRow))
+        _bulk_insert(conn, TierStateRow.__table__,
+                     ["account_id", "tier", "high_importance", "high_strength", "streak_importance",
+                      "streak_strength", "importance", "strength", "review_id"],
+                     zip(ids, scored, placement.high_importance.tolist(), placement.high_strength.tolist(),
+                         placement.streak_importance.tolist(), placement.streak_strength.tolist(), imp, strg,
+                         [review_id] * n, strict=True))
     return int(review_id)
 
 
@@ -487,9 +513,12 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
                 if known else "unknown"))
         unknown = [FACTOR_LABELS[n] for n in config.axis(axis).factors
                    if math.isnan(portfolio.raw[i, FACTORS.index(n)])]
-        if unknown:
+        if unknown and known_share > 0:
             notes.append(f"unknown {axis} factors: {', '.join(unknown)} - not counted as zero; their weight "
                          f"is shared among the known ones ({known_share:.0%} of the {axis} weight is known)")
+        elif unknown:
+            notes.append(f"no {axis} factor is known ({', '.join(unknown)}): the {axis} score is unknown, so the "
+                         f"account keeps the side it had (new accounts start on the low side)")
     axes = []
     margin, needed = config.hysteresis.margin, config.hysteresis.consecutive_reviews
     for axis, high in (("importance", placement.high_importance[i]), ("strength", placement.high_strength[i])):

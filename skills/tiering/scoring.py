@@ -85,7 +85,7 @@ def load_portfolio(store: Store, today: dt.date | None = None, growth_from_histo
     q = select(AccountRow.id, *cols).outerjoin(MetricsRow, MetricsRow.account_id == AccountRow.id) \
         .order_by(AccountRow.id)
     with store.engine.connect() as conn:
-        rows = conn.execute(q).all()
+        rows = conn.exec_driver_sql(str(q.compile(dialect=conn.dialect))).fetchall()  # plain tuples: no type layer
         history = _history_growth(conn, today) if growth_from_history else {}
     ids = [r[0] for r in rows]
     raw = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), len(FACTORS))  # None -> nan
