@@ -82,7 +82,8 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
     """Import annual reports (10-K JSON) as dated documents split into the six dimensions."""
     from knowledge.importers.filing import import_filings as run
 
-    report = run(ctx().store, file, account=account)
+    with progress_bar("filings") as bar:
+        report = run(ctx().store, file, account=account, progress=bar)
     _sync_and_report(report, as_json)
 
 
