@@ -28,6 +28,7 @@ from skills.tiering.scoring import (
     Portfolio,
     PriorState,
     Scores,
+    fetch_tuples,
     load_portfolio,
     place,
     score,
@@ -109,20 +110,23 @@ def current_tiers(store: Store, today: dt.date | None = None) -> dict[str, str]:
     return tiers
 
 
-def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarray, dict[str, int]]:
-    """The stored state aligned to the portfolio, the stored tier codes (-1 = never placed), review ids."""
+def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarray]:
+    """The stored state aligned to the portfolio, and the stored tier codes (-1 = never placed)."""
     n = len(portfolio)
     prior = PriorState.empty(n)
     codes = np.full(n, -1, dtype=np.int8)
     s = TierStateRow
-    q = select(s.account_id, s.tier, s.high_importance, s.high_strength, s.streak_importance, s.streak_strength,
-               s.review_id)
-    rows = conn.exec_driver_sql(str(q.compile(dialect=conn.dialect))).fetchall()  # plain tuples: no type layer
+    q = select(s.account_id, s.tier, s.high_importance, s.high_strength, s.streak_importance,
+               s.streak_strength).order_by(s.account_id)
+    rows = fetch_tuples(conn, q)
     if not rows:
-        return prior, codes, {}
-    aids, tiers, hi, hs, si, ss, rids = zip(*rows, strict=True)
-    pos = portfolio.position()
-    where = np.array([pos.get(a, -1) for a in aids])
+        return prior, codes
+    aids, tiers, hi, hs, si, ss = zip(*rows, strict=True)
+    if list(aids) == portfolio.ids:  # the usual case: same accounts, same order (both sorted by id)
+        where = np.arange(n)
+    else:
+        pos = portfolio.position()
+        where = np.array([pos.get(a, -1) for a in aids])
     keep = where >= 0
     at = where[keep]
     prior.known[at] = True
@@ -131,21 +135,24 @@ def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarr
     prior.streak_importance[at] = np.array(si, dtype=np.int64)[keep]
     prior.streak_strength[at] = np.array(ss, dtype=np.int64)[keep]
     codes[at] = np.array([TIER_CODE[t] for t in tiers], dtype=np.int8)[keep]
-    return prior, codes, dict(zip(aids, rids, strict=True))
+    return prior, codes
 
 
-def _review_rows(conn: Connection, pairs: dict[str, int]) -> dict[str, tuple[list, list]]:
-    """(raw, contributions) of each account at the given review, decoded."""
-    by_review: dict[int, list[str]] = {}
-    for aid, rid in pairs.items():
-        by_review.setdefault(rid, []).append(aid)
+def _last_review(conn: Connection) -> Any:
+    r = TierReviewRow
+    return conn.execute(select(r.id, r.first_history_id, r.last_history_id).order_by(r.id.desc()).limit(1)).first()
+
+
+def _review_rows(conn: Connection, review_id: int | None, ids: list[str]) -> dict[str, tuple[list, list]]:
+    """(raw, contributions) of these accounts at a review, decoded."""
     out: dict[str, tuple[list, list]] = {}
+    if review_id is None:
+        return out
     h = TierHistoryRow
-    for rid, ids in by_review.items():
-        for chunk in _chunks(ids):
-            q = select(h.account_id, h.raw, h.contributions).where(h.review_id == rid, h.account_id.in_(chunk))
-            for aid, raw, contrib in conn.execute(q):
-                out[aid] = (orjson.loads(raw) if raw else None, orjson.loads(contrib) if contrib else None)
+    for chunk in _chunks(ids):
+        q = select(h.account_id, h.raw, h.contributions).where(h.review_id == review_id, h.account_id.in_(chunk))
+        for aid, raw, contrib in conn.execute(q):
+            out[aid] = (orjson.loads(raw) if raw else None, orjson.loads(contrib) if contrib else None)
     return out
 
 
@@ -170,7 +177,8 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
     portfolio = load_portfolio(store, today, config.growth_from_history)
     scores = score(portfolio, config)
     with store.engine.connect() as conn:
-        prior, prior_codes, review_of = _prior(conn, portfolio)
+        prior, prior_codes = _prior(conn, portfolio)
+        last = _last_review(conn)
         overrides_before = _active_overrides(conn, today, include_expired=True)
         overrides = {a: o for a, o in overrides_before.items() if o.until is None or o.until >= today}
     expired = {a: o for a, o in overrides_before.items() if a not in overrides}
@@ -189,7 +197,7 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
 
     with store.engine.connect() as conn:
         changed_ids = [portfolio.ids[i] for i in changed.tolist()]
-        before = _review_rows(conn, {a: review_of[a] for a in changed_ids if a in review_of})
+        before = _review_rows(conn, last.id if last else None, changed_ids)
         names = _names(conn, changed_ids)
     changes = [_change(i, portfolio, scores, placement, prior, config, old, new, expired, before, names)
                for i in changed.tolist()]
@@ -198,7 +206,8 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
                           if n else dict.fromkeys(TIERS, 0),
                           changes, sorted(expired), config.fingerprint)
     if save:
-        result.review_id = _write(store, config, portfolio, scores, placement, old, new, changes, expired, by, now)
+        result.review_id = _write(store, config, portfolio, scores, placement, prior, prior_codes, old, new,
+                                  changes, expired, by, now)
         for c in changes:
             c.review_id = result.review_id
     return result
@@ -275,8 +284,8 @@ def _bind(conn: Connection, column: Any, value: Any) -> Any:
 
 
 def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Scores, placement: Placement,
-           old: np.ndarray, new: np.ndarray, changes: list[TierChange], expired: dict[str, Override],
-           by: str | None, now: dt.datetime) -> int:
+           prior: PriorState, prior_codes: np.ndarray, old: np.ndarray, new: np.ndarray,
+           changes: list[TierChange], expired: dict[str, Override], by: str | None, now: dt.datetime) -> int:
     n = len(portfolio)
     raw_json = _json_rows(portfolio.raw)
     contrib_json = _json_rows(np.round(scores.contrib, 5))
@@ -296,19 +305,34 @@ def _write(store: Store, config: TieringConfig, portfolio: Portfolio, scores: Sc
             conn.execute(insert(TierHistoryRow).values(
                 account_id=aid, at=now, kind="override_expired", old_tier=ov.tier, new_tier=None, by=ov.by,
                 reason=ov.reason, until=ov.until, review_id=review_id))
+        first = (conn.execute(select(func.max(TierHistoryRow.id))).scalar() or 0) + 1
         at = _bind(conn, TierHistoryRow.__table__.c.at, now)
         _bulk_insert(conn, TierHistoryRow.__table__,
                      ["review_id", "account_id", "at", "kind", "old_tier", "new_tier", "scored_tier", "importance",
                       "strength", "raw", "contributions", "reason", "by"],
                      zip([review_id] * n, ids, [at] * n, ["review"] * n, old_names, new_names, scored, imp, strg,
                          raw_json, contrib_json, [reasons.get(a) for a in ids], [by] * n, strict=True))
-        conn.execute(delete(TierStateRow))
-        _bulk_insert(conn, TierStateRow.__table__,
-                     ["account_id", "tier", "high_importance", "high_strength", "streak_importance",
-                      "streak_strength", "importance", "strength", "review_id"],
-                     zip(ids, scored, placement.high_importance.tolist(), placement.high_strength.tolist(),
-                         placement.streak_importance.tolist(), placement.streak_strength.tolist(), imp, strg,
-                         [review_id] * n, strict=True))
+        last = conn.execute(select(func.max(TierHistoryRow.id))).scalar()
+        conn.execute(update(TierReviewRow).where(TierReviewRow.id == review_id)
+                     .values(first_history_id=first, last_history_id=last))
+        # the state: only the rows that changed (most accounts keep their sides and streaks)
+        moved = np.flatnonzero(~prior.known | (prior.high_importance != placement.high_importance)
+                               | (prior.high_strength != placement.high_strength)
+                               | (prior.streak_importance != placement.streak_importance)
+                               | (prior.streak_strength != placement.streak_strength)
+                               | (prior_codes != placement.tier)).tolist()
+        gone = select(AccountRow.id)
+        conn.execute(delete(TierStateRow).where(TierStateRow.account_id.not_in(gone)))
+        s = TierStateRow.__table__
+        stale = [(ids[i],) for i in moved if prior.known[i]]
+        if stale:
+            conn.exec_driver_sql(str(delete(s).where(s.c.account_id == bindparam("a")).compile(dialect=conn.dialect)),
+                                 stale if conn.dialect.positional else [{"a": a} for (a,) in stale])
+        hi, hs = placement.high_importance, placement.high_strength
+        si, ss = placement.streak_importance, placement.streak_strength
+        _bulk_insert(conn, s, ["account_id", "tier", "high_importance", "high_strength", "streak_importance",
+                               "streak_strength"],
+                     [(ids[i], scored[i], bool(hi[i]), bool(hs[i]), int(si[i]), int(ss[i])) for i in moved])
     return int(review_id)
 
 
@@ -401,16 +425,22 @@ def listing(store: Store, today: dt.date | None = None, ids: set[str] | None = N
     last_change = select(h.account_id, func.max(h.id).label("mid")).where(
         h.old_tier.is_not(None), h.new_tier.is_not(None), h.old_tier != h.new_tier).group_by(h.account_id).subquery()
     with store.engine.connect() as conn:
-        rows = conn.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner, s.tier, s.importance,
-                                   s.strength).outerjoin(s, s.account_id == AccountRow.id)
-                            .order_by(AccountRow.name_key)).all()
+        rows = conn.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner, s.tier)
+                            .outerjoin(s, s.account_id == AccountRow.id).order_by(AccountRow.name_key)).all()
+        last = _last_review(conn)
+        scores: dict[str, tuple[float | None, float | None]] = {}
+        if last is not None and last.first_history_id is not None:
+            q = select(h.account_id, h.importance, h.strength).where(
+                h.id.between(last.first_history_id, last.last_history_id), h.review_id == last.id)
+            scores = {aid: (imp, strg) for aid, imp, strg in conn.execute(q)}
         changes = {r.account_id: (r.old_tier, r.at) for r in conn.execute(
             select(h.account_id, h.old_tier, h.at).join(last_change, h.id == last_change.c.mid))}
         overrides = _active_overrides(conn, today)
     out = []
-    for aid, name, owner, tier, imp, strg in rows:
+    for aid, name, owner, tier in rows:
         if ids is not None and aid not in ids:
             continue
+        imp, strg = scores.get(aid, (None, None))
         ov = overrides.get(aid)
         prev, at = changes.get(aid, (None, None))
         out.append(TierStatus(name, aid, owner, ov.tier if ov else tier, imp, strg, prev, tier, at,
@@ -487,7 +517,7 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
     i = pos[account_id]
     scores = score(portfolio, config)
     with store.engine.connect() as conn:
-        prior, codes, _ = _prior(conn, portfolio)
+        prior, codes = _prior(conn, portfolio)
         overrides = _active_overrides(conn, today)
         expired = _active_overrides(conn, today, include_expired=True)
     placement = place(scores, config, prior)

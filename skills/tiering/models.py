@@ -18,6 +18,8 @@ class TierReviewRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     by: Mapped[str | None] = mapped_column(String(320))  # who asked (cli, scheduler, an email)
     config: Mapped[str] = mapped_column(String(32))  # fingerprint of the tiering config used
+    first_history_id: Mapped[int | None] = mapped_column(Integer)  # this review's history rows: an id range,
+    last_history_id: Mapped[int | None] = mapped_column(Integer)  # read through the primary key, no extra index
     factors: Mapped[str] = mapped_column(Text)  # JSON list: the order of the raw/contribution arrays below
     accounts: Mapped[int] = mapped_column(Integer, default=0)
     changes: Mapped[int] = mapped_column(Integer, default=0)
@@ -47,7 +49,9 @@ class TierHistoryRow(Base):
 
 
 class TierStateRow(Base):
-    """Where each account stands after the last review: the held side of each axis and the hysteresis streaks."""
+    """Where each account stands after the last review: the held side of each axis and the hysteresis streaks.
+
+    A review rewrites only the rows that changed; the scores are in the review's history rows."""
 
     __tablename__ = "tier_state"
     account_id: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -56,9 +60,6 @@ class TierStateRow(Base):
     high_strength: Mapped[bool] = mapped_column(Boolean)
     streak_importance: Mapped[int] = mapped_column(Integer, default=0)  # reviews in a row across the boundary
     streak_strength: Mapped[int] = mapped_column(Integer, default=0)
-    importance: Mapped[float | None] = mapped_column(Float)
-    strength: Mapped[float | None] = mapped_column(Float)
-    review_id: Mapped[int] = mapped_column(Integer)
 
 
 class TierOverrideRow(Base):
