@@ -74,10 +74,15 @@ def _show(state: dict, arg: str) -> None:
 
 
 def answer(state: dict, text: str) -> None:
-    """Free text: the Ask skill when it is installed, raw retrieval otherwise."""
-    from cli.knowledge_cmds import search
+    """Free text goes to the Ask skill (one conversation per console session, so follow-ups work)."""
+    from cli.ask_cmds import print_answer
+    from knowledge.kb import KnowledgeBase
+    from skills.ask import ask
 
-    search(text, as_email=state["user"], k=5, dimension=None, as_json=False)
+    c = ctx()
+    kb = KnowledgeBase(c.settings, c.store, c.index)
+    state.setdefault("conversation", f"demo-{id(state)}")
+    print_answer(ask(kb, text, state["user"], conversation_id=f"{state['conversation']}:{state['user']}"))
 
 
 def repl(user: str, read: Callable[[str], str] = input) -> None:

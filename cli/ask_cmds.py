@@ -1,0 +1,67 @@
+"""`kam ask "QUESTION" --as EMAIL [--json] [--conversation ID]`: the Ask skill from the shell."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.markup import escape
+
+from cli.context import console, ctx, fail, print_json
+from knowledge.kb import KnowledgeBase
+from skills.ask.models import Answer
+
+
+def answer_json(answer: Answer) -> dict:
+    """The `--json` contract: exactly these fields."""
+    return {
+        "answer": answer.answer,
+        "status": answer.status,
+        "language": answer.language,
+        "sources": [{"account": s.account, "dimension": s.dimension,
+                     "updated": s.updated.isoformat() if s.updated else None, "owner": s.owner, "id": s.id}
+                    for s in answer.sources],
+        "path": answer.path,
+    }
+
+
+def print_answer(answer: Answer) -> None:
+    """Console rendering: the answer, then its sources, dimmed."""
+    console.print(answer.answer, highlight=False, markup=False)
+    if answer.sources:
+        console.print("[dim]sources:[/]")
+        for s in answer.sources:
+            console.print("[dim]" + escape(f"  - {s.account} / {s.dimension or '-'} (updated {s.updated or 'n/a'}, "
+                                           f"owner {s.owner}) [{s.id}]") + "[/]", highlight=False)
+    if answer.fallback_reason:
+        console.print("[dim]" + escape(f"LLM unavailable, offline answer: {answer.fallback_reason}") + "[/]",
+                      highlight=False)
+
+
+def ask(question: str = typer.Argument(..., help="the question, as a rep would type it"),
+        as_email: str = typer.Option(..., "--as", help="who is asking (email or Slack id): access rules follow"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable answer"),
+        conversation: str | None = typer.Option(None, "--conversation", help="id that links follow-up questions"),
+        today: str | None = typer.Option(None, "--today", help="answer as of this date (YYYY-MM-DD)")) -> None:
+    """Answer a question about your accounts, with sources."""
+    from skills.ask import ask as run_ask
+
+    if not question.strip():
+        fail("the question is empty")
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        fail(f"--today must be a date YYYY-MM-DD, got {today!r}")
+    c = ctx()
+    if c.store.person(as_email) is None:
+        fail(f"unknown person {as_email!r}: not in people.yaml")
+    kb = KnowledgeBase(c.settings, c.store, c.index)
+    result = run_ask(kb, question, as_email, conversation_id=conversation, today=day)
+    if as_json:
+        print_json(answer_json(result))
+    else:
+        print_answer(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ask)

@@ -1,0 +1,202 @@
+"""Which accounts a question names: exact names, aliases and name cores, Chinese names, and typos.
+
+Typos are matched (rapidfuzz) only against accounts the asker may see; accounts the asker may not see are found
+by exact name only, so that the answer can say "not in your portfolio" without ever matching hidden content.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import func, select
+
+from knowledge.db import AccountRow, AliasRow
+from knowledge.store import Store
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[0-9a-z\u00c0-\u024f][0-9a-z\u00c0-\u024f&'.\-]*")
+# legal forms and generic words that a rep leaves out ("Hanshan Packaging" for "Hanshan Packaging Co.")
+_LATIN_SUFFIXES = re.compile(r"(?:[\s,]+(?:co|co\.|inc|inc\.|ltd|ltd\.|llc|ag|gmbh|plc|s\.a\.|corp|corp\.|"
+                             r"corporation|company|group|holdings))+$")
+_CJK_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "精细化工", "化工", "乳业", "制药", "电子",
+                 "包装", "科技", "食品", "饮料", "物流")
+_CJK_PLACE = re.compile(r"^(?:北京|上海|天津|重庆|深圳|广州|杭州|苏州|南京|成都|四川|江苏|浙江|广东|山东|福建)")
+_GENERIC_FIRST_WORDS = frozenset(
+    "the general global united international national american china chinese european asia asian pacific north "
+    "south east west central new first royal union standard premier advanced applied digital smart modern".split())
+# words that are never account names, even when they look like one to a fuzzy matcher
+QUESTION_WORDS = frozenset(
+    "who whos what whats when where which why how is are was were the a an at of for with about and or our their "
+    "them they my me i we us do does did can could should would to in on from by this that these those any all "
+    "economic buyer buyers decision maker makers champion blocker influencer user contact contacts supplier "
+    "suppliers competitor competitors customer customers downstream finance revenue budget market share spend "
+    "renewal renewals renew review visit dates date key strategic maintenance opportunity tier tiers accounts "
+    "account stale last contacted days weeks months next before after margin growth satisfaction complaints "
+    "metrics strategy background organisation organization structure power notes note latest tell brief get "
+    "much many percent give show list compare versus vs their's have has had not no yet still also and".split()
+)
+
+
+@dataclass(frozen=True)
+class NameKey:
+    key: str  # casefolded
+    account_id: str
+    cjk: bool
+
+
+@dataclass
+class NameTable:
+    fingerprint: tuple
+    keys: list[NameKey]
+    names: dict[str, str]  # account id -> display name
+    owners: dict[str, str]
+
+
+_cache: dict[str, NameTable] = {}
+_cache_lock = threading.Lock()
+
+
+def _cores(name: str) -> list[str]:
+    """Shorter forms a rep types: without legal suffixes; Chinese names without place prefix and industry word."""
+    key = " ".join(name.casefold().split())
+    out = []
+    if _CJK.search(key):
+        core = key
+        for _ in range(3):
+            for suffix in _CJK_SUFFIXES:
+                if core.endswith(suffix) and len(core) - len(suffix) >= 2:
+                    core = core[: -len(suffix)]
+                    out.append(core)
+                    break
+        stripped = _CJK_PLACE.sub("", core)
+        if stripped != core and len(stripped) >= 2:
+            out.append(stripped)
+    else:
+        core = _LATIN_SUFFIXES.sub("", key).strip(" ,")
+        if core != key and len(core) >= 4:
+            out.append(core)
+        first = core.split()[0] if " " in core else ""
+        if len(first) >= 4 and first not in _GENERIC_FIRST_WORDS:  # "Orion" for "Orion Circuit Assemblies"
+            out.append(first)
+    return out
+
+
+def name_table(store: Store) -> NameTable:
+    """Every account's name, aliases and cores; rebuilt only when accounts change (count or revisions move)."""
+    with store.session() as s:
+        fp = tuple(s.execute(select(func.count(AccountRow.id), func.coalesce(func.sum(AccountRow.revision), 0),
+                                    func.max(AccountRow.id))).one())
+    cache_key = store.settings.db_url
+    with _cache_lock:
+        table = _cache.get(cache_key)
+        if table is not None and table.fingerprint == fp:
+            return table
+    with store.session() as s:
+        accounts = s.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner)).all()
+        aliases = s.execute(select(AliasRow.account_id, AliasRow.alias)).all()
+    full: dict[str, set[str]] = {}
+    cores: dict[str, set[str]] = {}
+    for aid, name, _owner in accounts:
+        full.setdefault(" ".join(name.casefold().split()), set()).add(aid)
+        for c in _cores(name):
+            cores.setdefault(c, set()).add(aid)
+    for aid, alias in aliases:
+        full.setdefault(" ".join(alias.casefold().split()), set()).add(aid)
+        for c in _cores(alias):
+            cores.setdefault(c, set()).add(aid)
+    keys = [NameKey(k, next(iter(ids)), bool(_CJK.search(k))) for k, ids in full.items() if len(ids) == 1]
+    # a core shared by two accounts names neither of them
+    keys += [NameKey(k, next(iter(ids)), bool(_CJK.search(k))) for k, ids in cores.items()
+             if len(ids) == 1 and k not in full]
+    keys.sort(key=lambda k: len(k.key), reverse=True)  # longest first: "acme industrial inc." before "acme"
+    table = NameTable(fp, keys, {a: n for a, n, _ in accounts}, {a: o for a, _, o in accounts})
+    with _cache_lock:
+        _cache[cache_key] = table
+    return table
+
+
+@dataclass
+class Resolution:
+    visible: list[str] = field(default_factory=list)  # account ids the asker may see, in order of mention
+    hidden: list[str] = field(default_factory=list)  # named accounts the asker may not see
+    spans: list[tuple[int, int]] = field(default_factory=list)  # where names were found in the question
+    unmatched: str | None = None  # a name-like phrase ("at Foobar") that matched no account
+
+    @property
+    def all(self) -> list[str]:
+        return self.visible + self.hidden
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() and not _CJK.match(ch)
+
+
+def _free(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return all(end <= a or start >= b for a, b in spans)
+
+
+_NAME_PHRASE = re.compile(
+    r"(?:\b(?:at|for|with|about|of|from)\s+)([A-Z][\w&.\-]*(?:\s+[A-Z][\w&.\-]*){0,3})"
+    r"|([A-Z][\w&.\-]*(?:\s+[A-Z][\w&.\-]*){0,3})'s\b"
+    r"|([\u3400-\u9fff]{2,8}?)(?:的|公司)")
+
+
+def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolution:
+    """Accounts named in the question. `visible=None`: the asker sees everything."""
+    q = question.casefold()
+    found: list[tuple[int, str]] = []
+    spans: list[tuple[int, int]] = []
+    for nk in table.keys:  # exact names, longest first, non-overlapping, whole words for latin names
+        start = q.find(nk.key)
+        while start >= 0:
+            end = start + len(nk.key)
+            ok = nk.cjk or ((start == 0 or not _is_word_char(q[start - 1]))
+                            and (end == len(q) or not _is_word_char(q[end])))
+            if ok and _free(spans, start, end):
+                spans.append((start, end))
+                found.append((start, nk.account_id))
+                break
+            start = q.find(nk.key, start + 1)
+    res = Resolution(spans=spans)
+    if not found:
+        _fuzzy(q, table, visible, res)
+    else:
+        for _, aid in sorted(found):
+            target = res.visible if visible is None or aid in visible else res.hidden
+            if aid not in target:
+                target.append(aid)
+    if not res.all:
+        for m in _NAME_PHRASE.finditer(question):
+            phrase = next(g for g in m.groups() if g)
+            if phrase.casefold() not in QUESTION_WORDS and not phrase.startswith(("I ", "My ")):
+                res.unmatched = phrase.strip(" .")
+                break
+    return res
+
+
+def _fuzzy(q: str, table: NameTable, visible: set[str] | None, res: Resolution) -> None:
+    """Typos: n-grams of the question's words against the names of accounts the asker may see."""
+    keys = [k for k in table.keys if not k.cjk and (visible is None or k.account_id in visible)]
+    if not keys:
+        return
+    choices = [k.key for k in keys]
+    words = [(m.start(), m.end(), m.group().strip(".'-")) for m in _LATIN_WORD.finditer(q)]
+    best: tuple[float, int, int, str] | None = None
+    for n in (3, 2, 1):
+        for i in range(len(words) - n + 1):
+            gram = words[i : i + n]
+            if any(w in QUESTION_WORDS for _, _, w in gram[:1] + gram[-1:]):
+                continue
+            text = " ".join(w for _, _, w in gram).removesuffix("'s")
+            if len(text) < 4:
+                continue
+            cutoff = 88 if len(text) <= 6 else 84
+            hit = process.extractOne(text, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+            if hit and (best is None or hit[1] > best[0]):
+                best = (hit[1], gram[0][0], gram[-1][1], keys[hit[2]].account_id)
+    if best is not None:
+        res.visible.append(best[3])
+        res.spans.append((best[1], best[2]))
