@@ -217,3 +217,36 @@ def test_reps_are_refused_and_managers_can_confirm(kb: KnowledgeBase, mock: Mock
         assert (row.account_id, row.new_tier, row.by) == (acme, "key", "mia@example.com")
     updated = mock.calls("chat.update")[-1].params
     assert any("key confirmed by <@U0MIA00001>" in json.dumps(b) for b in updated["blocks"])
+
+
+def test_override_through_the_bots_http_endpoint(sample_kb):  # noqa: ANN001 - (settings, store, index)
+    """The same round trip through the Slack feature's app and HTTP server (skipped where it is not installed)."""
+    harness = pytest.importorskip("tests.slack_harness")
+    settings, store, index = sample_kb
+    with MockSlack() as mock:
+        for uid, info in harness.mock_users().items():
+            mock.add_user(uid, **info)
+        mock.add_user("U0MIA00001", email="mia@example.com")
+        bot = harness.start_bot(harness.bot_settings(settings.kam_home, mock, kam_managers_channel=MANAGERS),
+                                store, index, mock)
+        try:
+            changes = make_changes(store)
+            post_tier_changes(bot.app.kam_notifier, bot.kb, changes)
+            message = next(iter(mock.messages[MANAGERS].values()))
+            button = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+                          if e["action_id"].startswith(OVERRIDE) and "acme" in e["action_id"])
+            acme = json.loads(button["value"])["a"]
+            status, _ = bot.send(block_actions_body(button["action_id"], button["value"], user_id="U0MIA00001",
+                                                    channel_id=MANAGERS, message=message))
+            assert status == 200
+            view = mock.wait_for("views.open")[0].params["view"]
+            values = {"tier": {"tier": {"type": "static_select", "selected_option": {
+                          "text": {"type": "plain_text", "text": "Strategic"}, "value": "strategic"}}},
+                      "reason": {"reason": "waits for the plant audit"}}
+            status, body = bot.send(view_submission_body(MODAL, view["private_metadata"], values,
+                                                         user_id="U0MIA00001"))
+            assert status == 200 and body in ("", "{}")
+            bot.settle()
+            assert current_tiers(store)[acme] == "strategic"
+        finally:
+            bot.stop()
