@@ -95,7 +95,7 @@ def split_business(item_1: str) -> dict[str, list[str]]:
     higher level; "Executive officers" runs to the end of the item (it is followed by a table of short lines)."""
     lines = _clean(item_1).split("\n")
     parts: dict[str, list[str]] = {}
-    current, level, buf, to_the_end = "background", 0, [], False
+    current, level, buf, to_the_end, has_body = "background", 0, [], False, True
 
     def flush() -> None:
         if buf:
@@ -108,11 +108,16 @@ def split_business(item_1: str) -> dict[str, list[str]]:
                    and not _ITEM.match(line.strip()))
         if heading:
             dim, lvl = _classify(line), _level(line)
-            if dim is not None or level == 0 or lvl <= level:
+            # a heading straight after a classified one ("Competition" / "Launch Services" / text) is its subheading
+            subheading = dim is None and level > 0 and not has_body
+            if not subheading and (dim is not None or level == 0 or lvl <= level):
                 flush()
                 buf = []
                 current, level = (dim, lvl) if dim else ("background", 0)
                 to_the_end = dim == "organisation" and bool(re.search(r"executive officers", line, re.I))
+            has_body = False
+        else:
+            has_body = True
         buf.append(line)
     flush()
     return parts
@@ -138,7 +143,7 @@ def filing_sections(filing: dict) -> list[Section]:
     for dim, chunks in split_business(filing.get("item_1") or "").items():
         key, title = SECTION_NAMES[dim]
         text = "\n\n".join(chunks)
-        if _body_chars(text) >= MIN_SECTION_CHARS or dim != "background":
+        if _body_chars(text) >= MIN_SECTION_CHARS:
             out.append(Section(key, dim, title, text))
     for item in EXEC_ITEMS:
         found = _exec_officers(filing.get(item) or "")
