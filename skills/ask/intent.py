@@ -28,7 +28,8 @@ _ACCOUNT_RULES: list[tuple[str, str]] = [
     ("birthday", r"birthday|生日"),
     ("contacts", r"contacts?\b|who do (?:we|i) know|stakeholders|people (?:at|we know)|联系人|对接人|关系人"),
     ("metric:revenue", r"(?:our|we|us|my)\b.{0,30}(?:revenue|sales|sell|business)|(?:revenue|sales|business)"
-                       r"\s+(?:with|from) (?:us|them)|我们.{0,6}(?:收入|营收|销售额)|我方.{0,4}(?:收入|营收|销售额)"),
+                       r"\s+(?:with|from) (?:us|them)|(?:revenue|sales|business)\b.{0,20}\b(?:we|us)\b|"
+                       r"我们.{0,6}(?:收入|营收|销售额)|我方.{0,4}(?:收入|营收|销售额)"),
     ("metric:profit_margin", r"margin|profitab|毛利|利润率"),
     ("metric:purchase_share", r"share of wallet|wallet share|purchase share|our share|采购份额|份额占比|钱包份额"),
     ("metric:growth", r"growth|growing|grow\b|增长|增速"),

@@ -40,6 +40,11 @@ QUESTION_WORDS = frozenset(
 )
 
 
+# words that point back at the account of the conversation ("and their suppliers?", "他们的竞争对手呢？")
+PRONOUNS = re.compile(r"\b(?:they|their|them|theirs|its|it|this account|that account|this customer|the account)\b|"
+                      r"他们|她们|它们|他家|该客户|这个客户|这家|那家|该公司|这家公司|我们|我的|你们|哪些|哪个|什么")
+
+
 @dataclass(frozen=True)
 class NameKey:
     key: str  # casefolded
@@ -171,7 +176,8 @@ def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolu
     if not res.all:
         for m in _NAME_PHRASE.finditer(question):
             phrase = next(g for g in m.groups() if g)
-            if phrase.casefold() not in QUESTION_WORDS and not phrase.startswith(("I ", "My ")):
+            if phrase.casefold() not in QUESTION_WORDS and not phrase.startswith(("I ", "My ")) \
+                    and not PRONOUNS.search(phrase):
                 res.unmatched = phrase.strip(" .")
                 break
     return res
