@@ -25,3 +25,4 @@ class Answer(BaseModel):
     stale: bool = False  # a cited dimension is older than KAM_STALE_DAYS
     fallback_reason: str | None = None  # set when the LLM path failed and the offline answer was used
     account_ids: list[str] = Field(default_factory=list)  # accounts the answer is about (for follow-ups, links)
+    dropped_sources: list[str] = Field(default_factory=list)  # ids the LLM cited that no tool returned (removed)
