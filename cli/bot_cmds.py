@@ -33,6 +33,9 @@ def run(
         app = create_app(kb, settings)
     except Exception as exc:  # e.g. auth.test rejects the token
         fail(f"could not start the Slack app: {exc}")
+    from scheduler.runner import start_in_background
+
+    scheduler = start_in_background(kb, settings, app.kam_notifier) if settings.kam_run_scheduler else None  # type: ignore[attr-defined]
     try:
         if socket_mode:
             console.print("kam-bot: Socket Mode (SLACK_APP_TOKEN set); Ctrl-C to stop")
@@ -47,6 +50,8 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         app.kam_executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
         c.close()
 

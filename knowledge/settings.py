@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     kam_tier_review_hour: int = Field(default=5, ge=0, le=23)
     kam_catchup_days: int = 30  # after downtime, catch up on at most this many missed days
     kam_misfire_grace: int = 6 * 3600  # seconds a missed job may still run late (APScheduler misfire_grace_time)
+    kam_run_scheduler: bool = True  # `kam run` also runs the scheduler (false: run `kam scheduler` apart)
 
     # --- Slack ---
     slack_bot_token: str | None = None

@@ -27,6 +27,7 @@ from skills.nudges import (
     StateView,
     apply_state,
     batches,
+    latest_per_cycle,
     latest_weekday,
     load_tiers,
     nudges_between,
@@ -144,19 +145,28 @@ def run_sweep(store: Store, settings: Settings, notifier: Notifier, now: dt.date
         return report
     tiers = load_tiers(store) if tiers is None else tiers
     token = ledger.new_claim_token()
+    # one computation for every group (reps on either side of the date line are a day apart), then per group
+    first, last = min(k[0] for k in groups), max(k[1] for k in groups)
+    weekly = {d for a, b in groups if (d := latest_weekday(a, b, settings.kam_weekly_day))}
+    everyone = {r.ident for rs in groups.values() for r in rs}
+    found = nudges_between(store, settings, first, last, tiers, everyone, latest_only=False, weekly_days=weekly)
+    states = state_views(store, everyone)
     still_overdue = None
-    for (start, through), rcpts in sorted(groups.items()):
-        idents = {r.ident for r in rcpts}
-        found = nudges_between(store, settings, start, through, tiers, idents)
-        states = state_views(store, idents)
-        if any(k[1] == "overdue_contact" and v.status == "snoozed" for k, v in states.items()):
-            from skills.cadence import overdue_accounts
+    if any(k[1] == "overdue_contact" and v.status == "snoozed" for k, v in states.items()):
+        from skills.cadence import overdue_accounts
 
-            still_overdue = {o.account_id for o in overdue_accounts(store, settings, tiers, through)}
-        per = batches(apply_state(found, states, start, through, still_overdue))
+        still_overdue = {o.account_id for o in overdue_accounts(store, settings, tiers, last)}
+    by_rcpt: dict[str, list[Nudge]] = defaultdict(list)
+    for n in found:
+        by_rcpt[n.recipient].append(n)
+    for (start, through), rcpts in sorted(groups.items()):
+        week_day = latest_weekday(start, through, settings.kam_weekly_day)
         for rcpt in rcpts:
             report.recipients += 1
-            items = per.get(rcpt.ident, [])
+            mine = [n for n in by_rcpt.get(rcpt.ident, []) if start <= n.remind_on <= through
+                    and (n.kind not in ("coverage_risk", "stale") or n.remind_on == week_day)]
+            st = {k: v for k, v in states.items() if k[0] == rcpt.ident}
+            items = batches(apply_state(latest_per_cycle(mine), st, start, through, still_overdue)).get(rcpt.ident, [])
             for n in items:
                 n.late = n.remind_on < rcpt.today
                 if n.kind not in ("overdue_contact", "coverage_risk", "stale"):

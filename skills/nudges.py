@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import String, and_, or_, select, type_coerce
 
 from knowledge.db import AccountRow, ContactRow, DimensionRow, KeyDateRow
 from knowledge.profile import DIMENSIONS, KEY_DATE_KINDS, Person
@@ -149,44 +151,79 @@ def _filled(value: Any) -> bool:
 
 # ------------------------------------------------------------------ the computation
 def nudges_between(store: Store, settings: Settings, start: dt.date, end: dt.date,
-                   tiers: dict[str, str] | None = None, recipients: set[str] | None = None) -> list[Nudge]:
-    """Every nudge whose day falls in [start, end]; within a cycle only the latest step (catch-up sends one)."""
+                   tiers: dict[str, str] | None = None, recipients: set[str] | None = None, *,
+                   latest_only: bool = True, weekly_days: set[dt.date] | None = None) -> list[Nudge]:
+    """Every nudge whose day falls in [start, end]; with `latest_only`, one per cycle (catch-up sends one).
+
+    The weekly checks run on `weekly_days` (default: the last weekly day in the range)."""
     if end < start:
         return []
     tiers = load_tiers(store) if tiers is None else tiers
     by_owner = recipients_by_owner(store.people())
+    owners: dict[str, str] = {}
+    accounts: dict[str, tuple[str, str]] = {}
     with store.session() as s:
-        accounts = {aid: (name, _recipient(owner, by_owner)) for aid, name, owner in
-                    s.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner))}
-    if recipients is not None:
-        accounts = {aid: v for aid, v in accounts.items() if v[1] in recipients}
+        for aid, name, owner in s.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner)):
+            rcpt = owners.get(owner)
+            if rcpt is None:
+                rcpt = owners[owner] = _recipient(owner, by_owner)
+            if recipients is None or rcpt in recipients:
+                accounts[aid] = (name, rcpt)
     out: list[Nudge] = []
     out += _key_date_nudges(store, settings, start, end, accounts)
     out += _birthday_nudges(store, settings, start, end, accounts)
     out += _overdue_nudges(store, settings, start, end, accounts, tiers)
-    weekly = latest_weekday(start, end, settings.kam_weekly_day)
-    if weekly is not None:
-        out += weekly_nudges(store, settings, weekly, accounts, tiers)
+    if weekly_days is None:
+        last = latest_weekday(start, end, settings.kam_weekly_day)
+        weekly_days = {last} if last else set()
+    for day in sorted(weekly_days):
+        out += weekly_nudges(store, settings, day, accounts, tiers)
+    return latest_per_cycle(out) if latest_only else out
+
+
+def latest_per_cycle(nudges: Iterable[Nudge]) -> list[Nudge]:
     latest: dict[tuple[str, str, str, str], Nudge] = {}
-    for n in out:
+    for n in nudges:
         ident = (n.recipient, n.kind, n.subject, n.cycle)
         if ident not in latest or n.remind_on > latest[ident].remind_on:
             latest[ident] = n
     return list(latest.values())
 
 
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
 def _key_date_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date,
                      accounts: dict[str, tuple[str, str]]) -> list[Nudge]:
+    """Key dates due in the range. Default offsets are matched in SQL (index on date); custom `remind` lists are
+    read raw and decoded only when the day's offset appears in them: 100,000 key dates stay well under a second."""
     defaults = {k: settings.remind_days(k) for k in KEY_DATE_KINDS}
-    out = []
+    kd = KeyDateRow
+    ranges = [and_(kd.kind == kind, kd.date >= start + dt.timedelta(days=off), kd.date <= end + dt.timedelta(days=off))
+              for kind, offs in defaults.items() for off in offs]
+    rows: list[tuple[str, dt.date, str, str, list[int]]] = []
+    raw_remind = type_coerce(kd.remind, String)
+    no_remind = or_(kd.remind.is_(None), raw_remind == "null")  # the JSON type stores None as 'null'
     with store.session() as s:
-        rows = s.execute(select(KeyDateRow.account_id, KeyDateRow.date, KeyDateRow.kind, KeyDateRow.title,
-                                KeyDateRow.remind).where(KeyDateRow.date >= start)).all()
-    for aid, date, kind, title, remind in rows:
+        if ranges:
+            for aid, date, kind, title in s.execute(select(kd.account_id, kd.date, kd.kind, kd.title)
+                                                    .where(no_remind, or_(*ranges))):
+                rows.append((aid, date, kind, title, defaults.get(kind, defaults["other"])))
+        raw = s.execute(select(kd.account_id, kd.date, kd.kind, kd.title, raw_remind)
+                        .where(~no_remind, kd.date >= start)).all()
+    span = range((end - start).days + 1)
+    for aid, date, kind, title, remind in raw:
+        date = _day(date)
+        first_off = (date - end).days
+        if not any(str(first_off + k) in remind for k in span):
+            continue
+        rows.append((aid, date, kind, title, json.loads(remind)))
+    out = []
+    for aid, date, kind, title, offsets in rows:
         acc = accounts.get(aid)
         if acc is None:
             continue
-        offsets = remind if remind is not None else defaults.get(kind, defaults["other"])
         for off in offsets:
             day = date - dt.timedelta(days=off)
             if start <= day <= end:
@@ -231,29 +268,39 @@ def _overdue_nudges(store: Store, settings: Settings, start: dt.date, end: dt.da
     out = []
     for o in overdue_accounts(store, settings, tiers, end, ids):
         acc = accounts[o.account_id]
+        days: list[tuple[dt.date, str]] = []
         if o.last_contact is None:  # never contacted on record: a weekly reminder on the weekly day
-            day = latest_weekday(start, end, settings.kam_weekly_day or "mon")
-            since, cycle = day, "never"
-            step = iso_week(day) if day else ""
+            since, cycle = None, "never"
+            for k in range((end - start).days + 1):
+                day = start + dt.timedelta(days=k)
+                if DAY_NAMES[day.weekday()] == (settings.kam_weekly_day or "mon"):
+                    days.append((day, iso_week(day)))
         else:
             since = o.last_contact + dt.timedelta(days=o.cadence_days + 1)
-            repeat = max(0, (end - since).days) // OVERDUE_REPEAT_DAYS
-            day = since + dt.timedelta(days=repeat * OVERDUE_REPEAT_DAYS)
-            cycle, step = o.last_contact.isoformat(), f"w{repeat}"
-        if day is None or not start <= day <= end:
-            continue
-        days_over = (o.days_since or 0) - o.cadence_days
-        last = f"last contact {o.last_contact.isoformat()} ({o.days_since} days ago)" if o.last_contact \
-            else "no contact on record"
-        out.append(Nudge(
-            recipient=acc[1], kind="overdue_contact", account_id=o.account_id, account=acc[0], due=since or day,
-            remind_on=day, subject=f"od:{o.account_id}", cycle=cycle, step=step,
-            title=f"Overdue for contact ({o.tier}: every {o.cadence_days} days)", detail=last,
-            days_left=(since - day).days if since else 0, escalate=o.escalate,
-            extra={"tier": o.tier, "cadence_days": o.cadence_days, "days_since": o.days_since,
-                   "days_overdue": days_over if o.last_contact else 10**6,
-                   "last_contact": o.last_contact.isoformat() if o.last_contact else None}))
+            cycle = o.last_contact.isoformat()
+            first = max(0, -(-(start - since).days // OVERDUE_REPEAT_DAYS))  # first repeat on or after start
+            repeat = first
+            while (day := since + dt.timedelta(days=repeat * OVERDUE_REPEAT_DAYS)) <= end:
+                days.append((day, f"w{repeat}"))
+                repeat += 1
+        for day, step in days:
+            out.append(_overdue_nudge(o, acc, since, day, cycle, step))
     return out
+
+
+def _overdue_nudge(o: Any, acc: tuple[str, str], since: dt.date | None, day: dt.date, cycle: str,
+                   step: str) -> Nudge:
+    days_over = (o.days_since or 0) - o.cadence_days
+    last = f"last contact {o.last_contact.isoformat()} ({o.days_since} days ago)" if o.last_contact \
+        else "no contact on record"
+    return Nudge(
+        recipient=acc[1], kind="overdue_contact", account_id=o.account_id, account=acc[0], due=since or day,
+        remind_on=day, subject=f"od:{o.account_id}", cycle=cycle, step=step,
+        title=f"Overdue for contact ({o.tier}: every {o.cadence_days} days)", detail=last,
+        days_left=(since - day).days if since else 0, escalate=o.escalate,
+        extra={"tier": o.tier, "cadence_days": o.cadence_days, "days_since": o.days_since,
+               "days_overdue": days_over if o.last_contact else 10**6,
+               "last_contact": o.last_contact.isoformat() if o.last_contact else None})
 
 
 @dataclass
@@ -278,43 +325,62 @@ class AccountChecks:
 
 def account_checks(store: Store, settings: Settings, today: dt.date,
                    account_ids: set[str] | None = None) -> dict[str, AccountChecks]:
-    """Coverage and freshness for many accounts from a few queries (same rules as knowledge.quality)."""
+    """Coverage and freshness for many accounts from three queries (the rules of knowledge.quality, which would need
+    every profile loaded: seconds for 10,000 accounts)."""
+    required = settings.kam_required_fields
+    by_dim: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for path in required:
+        head, _, rest = path.partition(".")
+        if head in DIMENSIONS:
+            by_dim[head].append((path, rest.split(".") if rest else []))
+    cut = today - dt.timedelta(days=settings.kam_stale_days)
     checks: dict[str, AccountChecks] = {}
-    dims: dict[str, dict[str, tuple[dict[str, Any], dt.date | None]]] = defaultdict(dict)
+    roles: dict[str, set[str]] = defaultdict(set)
+    filled: dict[str, set[str]] = defaultdict(set)
+    fresh: dict[str, set[str]] = defaultdict(set)
     with store.session() as s:
-        fields = {aid: {"industry": ind, "region": reg} for aid, ind, reg in
-                  s.execute(select(AccountRow.id, AccountRow.industry, AccountRow.region))
-                  if account_ids is None or aid in account_ids}
-        roles: dict[str, set[str]] = defaultdict(set)
+        tops = {aid: {"industry": ind, "region": reg} for aid, ind, reg in
+                s.execute(select(AccountRow.id, AccountRow.industry, AccountRow.region))
+                if account_ids is None or aid in account_ids}
+        for aid in tops:
+            checks[aid] = AccountChecks(aid)
         for aid, role in s.execute(select(ContactRow.account_id, ContactRow.role)):
-            if aid in fields:
-                c = checks.setdefault(aid, AccountChecks(aid))
+            c = checks.get(aid)
+            if c is not None:
                 c.contacts += 1
                 if role:
                     roles[aid].add(role)
+        # the JSON is decoded here with orjson, not by the column type: most of the cost for 60,000 rows
         for aid, name, data, updated in s.execute(select(DimensionRow.account_id, DimensionRow.name,
-                                                         DimensionRow.data, DimensionRow.updated)):
-            if aid in fields:
-                dims[aid][name] = (data or {}, updated)
-    for aid, top in fields.items():
-        c = checks.setdefault(aid, AccountChecks(aid))
-        c.has_decision_maker = bool(roles[aid] & {"decision_maker", "economic_buyer"})
-        for dim in DIMENSIONS:
-            updated = dims[aid].get(dim, ({}, None))[1]
-            if updated is None or (today - updated).days > settings.kam_stale_days:
-                c.stale.append(dim)
-        for path in settings.kam_required_fields:
+                                                         type_coerce(DimensionRow.data, String),
+                                                         DimensionRow.updated)):
+            if aid not in checks:
+                continue
+            if updated is not None and _day(updated) >= cut:
+                fresh[aid].add(name)
+            paths = by_dim.get(name)
+            if paths and data:
+                doc = orjson.loads(data)
+                for path, parts in paths:
+                    value: Any = doc
+                    for part in parts:
+                        value = value.get(part) if isinstance(value, dict) else None
+                    if _filled(value):
+                        filled[aid].add(path)
+    dm_roles = {"decision_maker", "economic_buyer"}
+    for aid, c in checks.items():
+        r = roles.get(aid, set())
+        c.has_decision_maker = bool(r & dm_roles)
+        got = filled.get(aid, set())
+        c.stale = [d for d in DIMENSIONS if d not in fresh.get(aid, ())]
+        for path in required:
             head, _, rest = path.partition(".")
             if head == "contacts":
-                ok = (c.has_decision_maker if rest == "decision_maker" else
-                      (c.contacts > 0 if not rest else rest in roles[aid]))
+                ok = c.has_decision_maker if rest == "decision_maker" else (c.contacts > 0 if not rest else rest in r)
             elif head in DIMENSIONS:
-                value: Any = dims[aid].get(head, ({}, None))[0]
-                for part in rest.split(".") if rest else []:
-                    value = value.get(part) if isinstance(value, dict) else None
-                ok = _filled(value)
+                ok = path in got
             else:
-                ok = _filled(top.get(head))
+                ok = _filled(tops[aid].get(head))
             if not ok:
                 c.missing.append(path)
     return checks
