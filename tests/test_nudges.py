@@ -198,3 +198,39 @@ def test_digest_lists_tier_changes_since_last(kb):
     d = build_digest(store, settings, "mia@example.com", today, since=today - dt.timedelta(days=1))
     assert [(c.account, c.new_tier) for c in d.tier_changes if c.account_id == acme] == [("Acme Industrial", "key")]
     assert not build_digest(store, settings, "mia@example.com", today, since=today).tier_changes
+
+
+def test_kam_nudges_and_digest_json_contract(kb):
+    from typer.testing import CliRunner
+
+    from cli.context import reset_context
+    from cli.main import app as cli_app
+
+    settings, store, _ = kb
+    from skills.tiering.config import config_path, load_config
+    from skills.tiering.history import review
+
+    review(store, load_config(config_path(settings)), by="test", today=dt.date(2026, 11, 22))
+    reset_context(settings)
+    try:
+        runner = CliRunner()
+        out = runner.invoke(cli_app, ["nudges", "--on", "2026-12-02", "--json"])
+        assert out.exit_code == 0, out.output
+        items = json.loads(out.stdout)
+        bday = next(i for i in items if i["kind"] == "birthday")
+        assert {"recipient", "kind", "account", "contact", "due"} <= set(bday)
+        assert bday["contact"] == "Rachel Tan" and bday["recipient"] == "dave@example.com"
+        mine = json.loads(runner.invoke(cli_app, ["nudges", "--on", "2026-12-11", "--for", "bob@example.com",
+                                                  "--json"]).stdout)
+        assert mine and {i["recipient"] for i in mine} == {"bob@example.com"}
+        assert "renewal" in {i["kind"] for i in mine}
+        bad = runner.invoke(cli_app, ["nudges", "--on", "2026-13-02"])
+        assert bad.exit_code == 1 and "--on" in bad.output
+        d = json.loads(runner.invoke(cli_app, ["digest", "--manager", "noah@example.com", "--on", "2026-12-28",
+                                               "--json"]).stdout)
+        assert {"tier_changes", "key_dates", "overdue", "coverage", "stale", "totals", "totals_line"} <= set(d)
+        assert d["totals"]["accounts"] == 8
+        unknown = runner.invoke(cli_app, ["digest", "--manager", "nobody@example.com"])
+        assert unknown.exit_code == 1 and "nobody@example.com" in unknown.output
+    finally:
+        reset_context(None)
