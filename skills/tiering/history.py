@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
 
 from knowledge.db import AccountRow, utcnow
 from knowledge.profile import Person
@@ -31,6 +31,8 @@ from skills.tiering.scoring import (
     fetch_tuples,
     load_portfolio,
     place,
+    portfolio_from_rows,
+    portfolio_query,
     score,
 )
 
@@ -110,31 +112,54 @@ def current_tiers(store: Store, today: dt.date | None = None) -> dict[str, str]:
     return tiers
 
 
+_STATE = (TierStateRow.tier, TierStateRow.high_importance, TierStateRow.high_strength,
+          TierStateRow.streak_importance, TierStateRow.streak_strength)
+
+
+def _load(conn: Connection, today: dt.date, growth_from_history: bool) -> tuple[Portfolio, PriorState, np.ndarray]:
+    """The portfolio and its stored state in one pass over the accounts (one query, driver tuples)."""
+    q = portfolio_query().add_columns(*_STATE).outerjoin(TierStateRow, TierStateRow.account_id == AccountRow.id)
+    rows = fetch_tuples(conn, q)
+    portfolio = portfolio_from_rows(conn, rows, today, growth_from_history)
+    return (portfolio, *_state_from(rows, len(FACTORS) + 1))
+
+
 def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarray]:
-    """The stored state aligned to the portfolio, and the stored tier codes (-1 = never placed)."""
-    n = len(portfolio)
+    """The stored state aligned to a portfolio, and the stored tier codes (-1 = never placed)."""
+    q = select(AccountRow.id, *_STATE).outerjoin(TierStateRow, TierStateRow.account_id == AccountRow.id) \
+        .order_by(AccountRow.id)
+    rows = fetch_tuples(conn, q)
+    got, got_codes = _state_from(rows, 1)
+    if [r[0] for r in rows] == portfolio.ids:  # the same accounts in the same order: the usual case
+        return got, got_codes
+    pos = portfolio.position()
+    prior, codes = PriorState.empty(len(portfolio)), np.full(len(portfolio), -1, dtype=np.int8)
+    for j, row in enumerate(rows):
+        i = pos.get(row[0])
+        if i is not None:
+            for name in ("known", "high_importance", "high_strength", "streak_importance", "streak_strength"):
+                getattr(prior, name)[i] = getattr(got, name)[j]
+            codes[i] = got_codes[j]
+    return prior, codes
+
+
+def _state_from(rows: list[tuple], start: int) -> tuple[PriorState, np.ndarray]:
+    """Columns `start`.. of each row are _STATE (all None for an account never placed)."""
+    n = len(rows)
     prior = PriorState.empty(n)
     codes = np.full(n, -1, dtype=np.int8)
-    s = TierStateRow
-    q = select(s.account_id, s.tier, s.high_importance, s.high_strength, s.streak_importance,
-               s.streak_strength).order_by(s.account_id)
-    rows = fetch_tuples(conn, q)
-    if not rows:
+    if not n:
         return prior, codes
-    aids, tiers, hi, hs, si, ss = zip(*rows, strict=True)
-    if list(aids) == portfolio.ids:  # the usual case: same accounts, same order (both sorted by id)
-        where = np.arange(n)
-    else:
-        pos = portfolio.position()
-        where = np.array([pos.get(a, -1) for a in aids])
-    keep = where >= 0
-    at = where[keep]
-    prior.known[at] = True
-    prior.high_importance[at] = np.array(hi, dtype=bool)[keep]
-    prior.high_strength[at] = np.array(hs, dtype=bool)[keep]
-    prior.streak_importance[at] = np.array(si, dtype=np.int64)[keep]
-    prior.streak_strength[at] = np.array(ss, dtype=np.int64)[keep]
-    codes[at] = np.array([TIER_CODE[t] for t in tiers], dtype=np.int8)[keep]
+    tiers, hi, hs, si, ss = (list(c) for c in zip(*(r[start:start + 5] for r in rows), strict=True))
+    known = np.array([t is not None for t in tiers], dtype=bool)
+    if not known.any():
+        return prior, codes
+    prior.known = known
+    prior.high_importance = np.array([bool(v) for v in hi], dtype=bool)
+    prior.high_strength = np.array([bool(v) for v in hs], dtype=bool)
+    prior.streak_importance = np.array([v or 0 for v in si], dtype=np.int64)
+    prior.streak_strength = np.array([v or 0 for v in ss], dtype=np.int64)
+    codes = np.array([TIER_CODE.get(t, -1) for t in tiers], dtype=np.int8)
     return prior, codes
 
 
@@ -174,14 +199,13 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
            now: dt.datetime | None = None, save: bool = True) -> ReviewResult:
     """Rescore every account, apply hysteresis, the key cap and overrides; record it all; return the changes."""
     today, now = today or dt.date.today(), now or utcnow()
-    portfolio = load_portfolio(store, today, config.growth_from_history)
-    scores = score(portfolio, config)
     with store.engine.connect() as conn:
-        prior, prior_codes = _prior(conn, portfolio)
+        portfolio, prior, prior_codes = _load(conn, today, config.growth_from_history)
         last = _last_review(conn)
         overrides_before = _active_overrides(conn, today, include_expired=True)
         overrides = {a: o for a, o in overrides_before.items() if o.until is None or o.until >= today}
     expired = {a: o for a, o in overrides_before.items() if a not in overrides}
+    scores = score(portfolio, config)
     placement = place(scores, config, prior)
 
     n = len(portfolio)
@@ -199,7 +223,8 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
         changed_ids = [portfolio.ids[i] for i in changed.tolist()]
         before = _review_rows(conn, last.id if last else None, changed_ids)
         names = _names(conn, changed_ids)
-    changes = [_change(i, portfolio, scores, placement, prior, config, old, new, expired, before, names)
+    axis_of = _axis_map(config)
+    changes = [_change(i, portfolio, scores, placement, prior, config, old, new, expired, before, names, axis_of)
                for i in changed.tolist()]
     result = ReviewResult(None, now, n, int((prior_codes < 0).sum()),
                           {t: int(c) for t, c in zip(TIERS, np.bincount(new, minlength=4).tolist(), strict=True)}
@@ -213,9 +238,14 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
     return result
 
 
+def _axis_map(config: TieringConfig) -> dict[str, str]:
+    return {f: a for f in FACTORS if (a := config.axis_of(f))}
+
+
 def _change(i: int, portfolio: Portfolio, scores: Scores, placement: Placement, prior: PriorState,
             config: TieringConfig, old: np.ndarray, new: np.ndarray, expired: dict[str, Override],
-            before: dict[str, tuple[list, list]], names: dict[str, tuple[str, str]]) -> TierChange:
+            before: dict[str, tuple[list, list]], names: dict[str, tuple[str, str]],
+            axis_of: dict[str, str]) -> TierChange:
     aid = portfolio.ids[i]
     name, owner = names.get(aid, (aid, ""))
     old_t, new_t = TIERS[old[i]], TIERS[new[i]]
@@ -237,7 +267,6 @@ def _change(i: int, portfolio: Portfolio, scores: Scores, placement: Placement, 
                  if was != now] or list(AXES)
         up = {"importance": bool(placement.high_importance[i]), "strength": bool(placement.high_strength[i])}
         old_raw, old_contrib = before.get(aid, (None, None))
-        axis_of = {f: a for f in FACTORS if (a := config.axis_of(f))}
         drivers = score_drivers(moved, axis_of, _floats(portfolio.raw[i]), _floats(scores.contrib[i]),
                                 old_raw, old_contrib, up)
         axis_text = ", ".join(f"{a} {'up' if up[a] else 'down'} to {_num(scores.axis(a)[i]) or 0:.2f}"
@@ -422,8 +451,8 @@ class TierStatus:
 def listing(store: Store, today: dt.date | None = None, ids: set[str] | None = None) -> list[TierStatus]:
     today = today or dt.date.today()
     s, h = TierStateRow, TierHistoryRow
-    last_change = select(h.account_id, func.max(h.id).label("mid")).where(
-        h.old_tier.is_not(None), h.new_tier.is_not(None), h.old_tier != h.new_tier).group_by(h.account_id).subquery()
+    last_change = select(h.account_id, func.max(h.id).label("mid")).where(  # served by ix_tier_history_changes
+        text("old_tier <> new_tier")).group_by(h.account_id).subquery()
     with store.engine.connect() as conn:
         rows = conn.execute(select(AccountRow.id, AccountRow.name, AccountRow.owner, s.tier)
                             .outerjoin(s, s.account_id == AccountRow.id).order_by(AccountRow.name_key)).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.db import Base, utcnow
@@ -45,7 +45,12 @@ class TierHistoryRow(Base):
     by: Mapped[str | None] = mapped_column(String(320))
     until: Mapped[dt.date | None] = mapped_column(Date)
 
-    __table_args__ = (Index("ix_tier_history_account", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_tier_history_account", "account_id", "id"),
+        # the tier changes only (a few per review): "previous tier" without scanning every review's rows
+        Index("ix_tier_history_changes", "account_id", "id", sqlite_where=text("old_tier <> new_tier"),
+              postgresql_where=text("old_tier <> new_tier")),
+    )
 
 
 class TierStateRow(Base):

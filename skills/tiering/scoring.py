@@ -78,17 +78,27 @@ class Placement:
 
 
 # ------------------------------------------------------------------------------------------------ loading
+def portfolio_query() -> Select:
+    """Every account's id and FACTORS metrics (accounts without metrics: all None), by id."""
+    cols = [getattr(MetricsRow, f) for f in FACTORS]
+    return select(AccountRow.id, *cols).outerjoin(MetricsRow, MetricsRow.account_id == AccountRow.id) \
+        .order_by(AccountRow.id)
+
+
 def load_portfolio(store: Store, today: dt.date | None = None, growth_from_history: bool = True) -> Portfolio:
     """Every account's metrics in one query (accounts without metrics are all-unknown)."""
-    today = today or dt.date.today()
-    cols = [getattr(MetricsRow, f) for f in FACTORS]
-    q = select(AccountRow.id, *cols).outerjoin(MetricsRow, MetricsRow.account_id == AccountRow.id) \
-        .order_by(AccountRow.id)
     with store.engine.connect() as conn:
-        rows = fetch_tuples(conn, q)
-        history = _history_growth(conn, today) if growth_from_history else {}
+        return portfolio_from_rows(conn, fetch_tuples(conn, portfolio_query()), today, growth_from_history)
+
+
+def portfolio_from_rows(conn: Connection, rows: list[tuple], today: dt.date | None,
+                        growth_from_history: bool) -> Portfolio:
+    """Rows starting with (id, *FACTORS) -> a Portfolio; growth filled in from the revenue history if asked."""
+    today = today or dt.date.today()
+    history = _history_growth(conn, today) if growth_from_history else {}
+    nf = len(FACTORS)
     ids = [r[0] for r in rows]
-    raw = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), len(FACTORS))  # None -> nan
+    raw = np.array([r[1:nf + 1] for r in rows], dtype=np.float64).reshape(len(rows), nf)  # None -> nan
     derived = np.zeros(len(ids), dtype=bool)
     if history:
         missing = np.isnan(raw[:, GROWTH])
@@ -101,10 +111,10 @@ def load_portfolio(store: Store, today: dt.date | None = None, growth_from_histo
 
 def fetch_tuples(conn: Connection, query: Select) -> list[tuple]:
     """All rows as the driver's plain tuples: at 100,000 rows SQLAlchemy's row layer doubles the fetch time.
-    For parameterless queries (the whole-portfolio reads)."""
+    For whole-portfolio reads whose few parameters are our own numbers (rendered inline)."""
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(str(query.compile(dialect=conn.dialect)))
+        cursor.execute(str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})))
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -118,7 +128,7 @@ def _history_growth(conn, today: dt.date) -> dict[str, float]:
     q = select(cur.account_id, cur.revenue, prev.revenue).join(
         prev, (prev.account_id == cur.account_id) & (prev.year == cur.year - 1)).where(cur.year == last,
                                                                                          prev.revenue > 0)
-    return {aid: now / before - 1.0 for aid, now, before in conn.execute(q)}
+    return {aid: now / before - 1.0 for aid, now, before in fetch_tuples(conn, q)}
 
 
 # ------------------------------------------------------------------------------------------------ scoring
