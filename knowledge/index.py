@@ -18,11 +18,14 @@ from slugify import slugify
 from sqlalchemy import select, update
 
 from knowledge.chunks import Chunk, profile_chunks
-from knowledge.db import AccountRow, DocumentRow
+from knowledge.db import AccountRow
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.settings import Settings
 from knowledge.store import Store
+
+LOAD_ACCOUNTS = 200  # accounts read from the store at once during sync
+SYNC_BATCH_CHUNKS = 256  # chunks per sync batch: embedded, written to Chroma and the ledger together
 
 
 class IndexBusy(RuntimeError):
@@ -124,24 +127,23 @@ class Index:
         batch_accounts: list[tuple[str, int]] = []
         pending: list[Chunk] = []
         done = 0
-        for i, (account_id, revision) in enumerate(todo):
-            batch_accounts.append((account_id, revision))
-            pending.extend(self._chunks_for(store, account_id))
-            if len(pending) >= 256 or i == len(todo) - 1:
-                self._sync_batch(store, batch_accounts, pending, report)
-                done += len(batch_accounts)
-                if progress:
-                    progress(done, len(todo))
-                batch_accounts, pending = [], []
+        for start in range(0, len(todo), LOAD_ACCOUNTS):
+            group = todo[start : start + LOAD_ACCOUNTS]
+            ids = [a for a, _ in group]
+            profiles = store.load_profiles(ids)  # one read per table for the group, not one session per account
+            documents = store.documents_of(ids)
+            for i, (account_id, revision) in enumerate(group, start):
+                batch_accounts.append((account_id, revision))
+                profile = profiles.get(account_id)
+                if profile is not None:
+                    pending.extend(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                if len(pending) >= SYNC_BATCH_CHUNKS or i == len(todo) - 1:
+                    self._sync_batch(store, batch_accounts, pending, report)
+                    done += len(batch_accounts)
+                    if progress:
+                        progress(done, len(todo))
+                    batch_accounts, pending = [], []
         return report
-
-    def _chunks_for(self, store: Store, account_id: str) -> list[Chunk]:
-        profile = store.load_profile(account_id)
-        if profile is None:
-            return []
-        with store.session() as s:
-            docs = list(s.scalars(select(DocumentRow).where(DocumentRow.account_id == account_id)))
-        return profile_chunks(account_id, profile, docs)
 
     def _sync_batch(self, store: Store, accounts: list[tuple[str, int]], chunks: list[Chunk],
                     report: SyncReport) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from slugify import slugify
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from knowledge.db import (
@@ -33,6 +33,8 @@ from knowledge.db import (
 from knowledge.loader import ProfileError
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
 from knowledge.settings import Settings
+
+LOAD_CHUNK = 500  # accounts per IN (...) query when loading many; well under SQLite's variable limit
 
 
 def name_key(name: str) -> str:
@@ -137,6 +139,7 @@ class Store:
                 return row.id, False
             account_id = row.id if row else self.account_id_for(s, profile.account)
             self._check_names(s, profile, account_id, source)
+            is_new = row is None
             if row is None:
                 row = AccountRow(id=account_id, revision=1, indexed_revision=0)
                 s.add(row)
@@ -146,39 +149,48 @@ class Store:
             row.owner, row.team = _ident(profile.owner), [_ident(t) for t in profile.team]
             row.industry, row.region, row.source, row.file_hash = profile.industry, profile.region, source, digest
             s.flush()
-            self._replace_children(s, account_id, profile, keep_other_sources)
+            self._replace_children(s, account_id, profile, keep_other_sources, new=is_new)
             return account_id, True
 
-    def _replace_children(self, s: Session, account_id: str, p: AccountProfile, keep_other: bool) -> None:
-        for table in (AliasRow, DimensionRow, ContactRow, MetricsRow, AccountMemberRow):
-            s.execute(delete(table).where(table.account_id == account_id))
-        for table in (KeyDateRow, InteractionRow, NoteRow):
-            cond = table.account_id == account_id
-            s.execute(delete(table).where(cond, table.source == "profile") if keep_other else delete(table).where(cond))
+    def _replace_children(self, s: Session, account_id: str, p: AccountProfile, keep_other: bool,
+                          new: bool = False) -> None:
+        """Replace the account's rows with the profile's. Inserts go as one executemany per table (the ORM's
+        bulk path): per-object unit-of-work bookkeeping was most of an import's time."""
+        if not new:  # a brand-new id has no rows to delete (foreign keys are enforced)
+            for table in (AliasRow, DimensionRow, ContactRow, MetricsRow, AccountMemberRow):
+                s.execute(delete(table).where(table.account_id == account_id))
+            for table in (KeyDateRow, InteractionRow, NoteRow):
+                cond = table.account_id == account_id
+                s.execute(delete(table).where(cond, table.source == "profile") if keep_other
+                          else delete(table).where(cond))
+        rows: dict[type, list[dict]] = {}
         seen_alias = set()
         for alias in p.aliases:
             key = name_key(alias)
             if key != name_key(p.account) and key not in seen_alias:
                 seen_alias.add(key)
-                s.add(AliasRow(alias_key=key, account_id=account_id, alias=alias))
+                rows.setdefault(AliasRow, []).append({"alias_key": key, "account_id": account_id, "alias": alias})
         members = {_ident(p.owner): "owner"}
         for t in p.team:
             members.setdefault(_ident(t), "team")
-        s.add_all(AccountMemberRow(account_id=account_id, member=m, relation=r) for m, r in members.items())
+        rows[AccountMemberRow] = [{"account_id": account_id, "member": m, "relation": r} for m, r in members.items()]
         for dim in DIMENSIONS:
             section = p.dimension(dim)
             if not section.is_empty() or section.updated:
                 data = section.model_dump(mode="json", exclude_none=True, exclude={"updated"})
-                s.add(DimensionRow(account_id=account_id, name=dim, data=data, updated=section.updated))
-        for i, c in enumerate(p.contacts):
-            s.add(ContactRow(account_id=account_id, position=i, **c.model_dump()))
-        for d in p.key_dates:
-            s.add(KeyDateRow(account_id=account_id, source="profile", **d.model_dump()))
-        for it in p.interactions:
-            s.add(InteractionRow(account_id=account_id, source="profile", **it.model_dump()))
-        s.add(MetricsRow(account_id=account_id, **p.metrics.model_dump()))
-        for n in p.notes:
-            s.add(NoteRow(account_id=account_id, source="profile", **n.model_dump()))
+                rows.setdefault(DimensionRow, []).append(
+                    {"account_id": account_id, "name": dim, "data": data, "updated": section.updated})
+        rows[ContactRow] = [{"account_id": account_id, "position": i, **c.model_dump()}
+                            for i, c in enumerate(p.contacts)]
+        rows[KeyDateRow] = [{"account_id": account_id, "source": "profile", **d.model_dump()} for d in p.key_dates]
+        rows[InteractionRow] = [{"account_id": account_id, "source": "profile", **it.model_dump()}
+                                for it in p.interactions]
+        rows[MetricsRow] = [{"account_id": account_id, **p.metrics.model_dump()}]
+        rows[NoteRow] = [{"account_id": account_id, "source": "profile", **n.model_dump()}
+                         for n in p.notes]
+        for table, values in rows.items():
+            if values:
+                s.execute(insert(table), values)
 
     def bump(self, s: Session, account_id: str) -> None:
         s.execute(update(AccountRow).where(AccountRow.id == account_id).values(revision=AccountRow.revision + 1))
@@ -229,39 +241,72 @@ class Store:
             row = s.get(AccountRow, account_id)
             if row is None:
                 return None
-            return self._profile_from_rows(s, row)
+            return self._profiles_from_rows(s, [row])[account_id]
 
     def load_profiles(self, ids: Iterable[str]) -> dict[str, AccountProfile]:
+        """Many accounts at once: one query per table for every LOAD_CHUNK accounts, not one session each."""
+        ids = list(ids)
+        out: dict[str, AccountProfile] = {}
         with self.session() as s:
-            rows = s.scalars(select(AccountRow).where(AccountRow.id.in_(list(ids)))).all()
-            return {r.id: self._profile_from_rows(s, r) for r in rows}
+            for i in range(0, len(ids), LOAD_CHUNK):
+                rows = s.scalars(select(AccountRow).where(AccountRow.id.in_(ids[i : i + LOAD_CHUNK]))).all()
+                out.update(self._profiles_from_rows(s, rows))
+        return out
 
-    def _profile_from_rows(self, s: Session, row: AccountRow) -> AccountProfile:
-        aid = row.id
-        data: dict = {
-            "account": row.name, "owner": row.owner, "team": list(row.team or []),
-            "industry": row.industry, "region": row.region,
-            "aliases": [a.alias for a in s.scalars(select(AliasRow).where(AliasRow.account_id == aid))],
-        }
-        for d in s.scalars(select(DimensionRow).where(DimensionRow.account_id == aid)):
-            data[d.name] = {**d.data, "updated": d.updated}
-        data["contacts"] = [
-            Contact(name=c.name, title=c.title, role=c.role, influence=c.influence, birthday=c.birthday,
-                    email=c.email, phone=c.phone, notes=c.notes)
-            for c in s.scalars(select(ContactRow).where(ContactRow.account_id == aid).order_by(ContactRow.position))]
-        data["key_dates"] = [KeyDate(date=k.date, kind=k.kind, title=k.title, remind=k.remind)
-                             for k in s.scalars(select(KeyDateRow).where(KeyDateRow.account_id == aid)
-                                                .order_by(KeyDateRow.date))]
-        data["interactions"] = [Interaction(date=i.date, kind=i.kind, by=i.by, summary=i.summary)
-                                for i in s.scalars(select(InteractionRow).where(InteractionRow.account_id == aid)
-                                                   .order_by(InteractionRow.date))]
-        m = s.get(MetricsRow, aid)
-        if m is not None:
-            data["metrics"] = Metrics(**{k: getattr(m, k) for k in Metrics.model_fields})
-        data["notes"] = [Note(date=n.date, dimension=n.dimension, by=n.by, text=n.text)
-                         for n in s.scalars(select(NoteRow).where(NoteRow.account_id == aid)
-                                            .order_by(NoteRow.date, NoteRow.id))]
-        return AccountProfile.model_validate(data)
+    def _profiles_from_rows(self, s: Session, rows: Sequence[AccountRow]) -> dict[str, AccountProfile]:
+        ids = [r.id for r in rows]
+        if not ids:
+            return {}
+
+        def grouped(table: type, *order: object) -> dict[str, list]:
+            out: dict[str, list] = {}
+            for x in s.scalars(select(table).where(table.account_id.in_(ids)).order_by(table.account_id, *order)):
+                out.setdefault(x.account_id, []).append(x)
+            return out
+
+        aliases = grouped(AliasRow)  # insertion (file) order within an account, as the index on account_id gives
+        dims = grouped(DimensionRow)
+        contacts = grouped(ContactRow, ContactRow.position)
+        key_dates = grouped(KeyDateRow, KeyDateRow.date, KeyDateRow.id)
+        interactions = grouped(InteractionRow, InteractionRow.date, InteractionRow.id)
+        notes = grouped(NoteRow, NoteRow.date, NoteRow.id)
+        metrics = {m.account_id: m for m in s.scalars(select(MetricsRow).where(MetricsRow.account_id.in_(ids)))}
+        out: dict[str, AccountProfile] = {}
+        for row in rows:
+            aid = row.id
+            data: dict = {
+                "account": row.name, "owner": row.owner, "team": list(row.team or []),
+                "industry": row.industry, "region": row.region,
+                "aliases": [a.alias for a in aliases.get(aid, [])],
+            }
+            for d in dims.get(aid, []):
+                data[d.name] = {**d.data, "updated": d.updated}
+            data["contacts"] = [
+                Contact(name=c.name, title=c.title, role=c.role, influence=c.influence, birthday=c.birthday,
+                        email=c.email, phone=c.phone, notes=c.notes) for c in contacts.get(aid, [])]
+            data["key_dates"] = [KeyDate(date=k.date, kind=k.kind, title=k.title, remind=k.remind)
+                                 for k in key_dates.get(aid, [])]
+            data["interactions"] = [Interaction(date=i.date, kind=i.kind, by=i.by, summary=i.summary)
+                                    for i in interactions.get(aid, [])]
+            m = metrics.get(aid)
+            if m is not None:
+                data["metrics"] = Metrics(**{k: getattr(m, k) for k in Metrics.model_fields})
+            data["notes"] = [Note(date=n.date, dimension=n.dimension, by=n.by, text=n.text)
+                             for n in notes.get(aid, [])]
+            out[aid] = AccountProfile.model_validate(data)
+        return out
+
+    def documents_of(self, ids: Iterable[str]) -> dict[str, list[DocumentRow]]:
+        """Documents of many accounts, grouped by account, each list in id order (as documents() gives)."""
+        ids = list(ids)
+        out: dict[str, list[DocumentRow]] = {}
+        with self.session() as s:
+            for i in range(0, len(ids), LOAD_CHUNK):
+                q = (select(DocumentRow).where(DocumentRow.account_id.in_(ids[i : i + LOAD_CHUNK]))
+                     .order_by(DocumentRow.account_id, DocumentRow.id))
+                for doc in s.scalars(q):
+                    out.setdefault(doc.account_id, []).append(doc)
+        return out
 
     def documents(self, account_id: str) -> list[DocumentRow]:
         with self.session() as s:
