@@ -68,9 +68,6 @@ class Settings(BaseSettings):
     kam_cadence_maintenance: int = 90
     kam_cadence_opportunity: int = 0
 
-    # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
-    kam_tiering_config: Path | None = None
-
     # --- scheduler: nudges, digests, tier review (times are each recipient's local time) ---
     kam_remind_renewal: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [90, 30, 7])
     kam_remind_review: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [14, 1])
@@ -88,6 +85,9 @@ class Settings(BaseSettings):
     kam_catchup_days: int = 30  # after downtime, catch up on at most this many missed days
     kam_misfire_grace: int = 6 * 3600  # seconds a missed job may still run late (APScheduler misfire_grace_time)
     kam_run_scheduler: bool = True  # `kam run` also runs the scheduler (false: run `kam scheduler` apart)
+
+    # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
+    kam_tiering_config: Path | None = None
 
     # --- Slack ---
     slack_bot_token: str | None = None
