@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.handlers_messages import dedupe_events, finish_event
+from bot.handlers_messages import claim_event, dedupe_events, finish_event
 from bot.render_views import (
     HOME_ACTION_ACCOUNT,
     HOME_ACTION_PAGE,
@@ -39,8 +39,9 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
 def register(app: App, ctx: BotContext) -> None:
     @app.event("app_home_opened", middleware=[dedupe_events(ctx)])
     def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
-            publish_home(ctx, event["user"])
+        if event.get("tab", "home") != "home" or not claim_event(ctx, body):
+            return
+        publish_home(ctx, event["user"])
         finish_event(ctx, body)
 
     @app.action(re.compile(rf"^{HOME_ACTION_PAGE}"))

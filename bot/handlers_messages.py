@@ -27,17 +27,24 @@ def event_key(body: dict[str, Any]) -> str | None:
 
 
 def dedupe_events(ctx: BotContext) -> Callable[..., Any]:
-    """Listener middleware: a delivery whose event_id was already claimed (a retry, also after a restart) is
-    acknowledged with 200 and dropped, so Slack stops retrying and nothing is answered twice."""
+    """Listener middleware: a delivery this process has already seen (a retry, a double delivery) is acknowledged
+    with 200 and dropped, so Slack stops retrying. This check is in memory to keep acks fast; the persistent,
+    cross-restart check is `claim_event` in the worker."""
 
     def middleware(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
         key = event_key(body)
-        if key and not ctx.state.claim(key):
+        if key and not ctx.state.first_delivery(key):
             return BoltResponse(status=200, body="")
         next()
         return None
 
     return middleware
+
+
+def claim_event(ctx: BotContext, body: dict[str, Any]) -> bool:
+    """The persistent claim of an event id (survives restarts); False if it was already handled."""
+    key = event_key(body)
+    return ctx.state.claim(key) if key else True
 
 
 def finish_event(ctx: BotContext, body: dict[str, Any]) -> None:
@@ -83,24 +90,27 @@ def register(app: App, ctx: BotContext) -> None:
 
     @app.event("app_mention", middleware=dedupe)
     def on_mention(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
-        if not _ignored(event):
-            _answer_message(ctx, event, context.get("bot_user_id"), thread_ts=event.get("thread_ts") or event["ts"],
-                            surface="mention", track_thread=True)
+        if _ignored(event) or not claim_event(ctx, body):
+            return
+        _answer_message(ctx, event, context.get("bot_user_id"), thread_ts=event.get("thread_ts") or event["ts"],
+                        surface="mention", track_thread=True)
         finish_event(ctx, body)
 
     @app.event("message", middleware=dedupe)
     def on_message(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
         bot_user_id = context.get("bot_user_id")
         if _ignored(event):
-            pass
-        elif event.get("channel_type") == "im":
-            _answer_message(ctx, event, bot_user_id, thread_ts=event.get("thread_ts"), surface="dm",
-                            track_thread=False)
+            return
+        if event.get("channel_type") == "im":
+            surface, thread_ts, track = "dm", event.get("thread_ts"), False
         elif (event.get("thread_ts") and not mentions_bot(event.get("text", ""), bot_user_id)
               and ctx.state.is_bot_thread(event["channel"], event["thread_ts"])):
-            _answer_message(ctx, event, bot_user_id, thread_ts=event["thread_ts"], surface="thread",
-                            track_thread=True)
-        finish_event(ctx, body)
+            surface, thread_ts, track = "thread", event["thread_ts"], True
+        else:
+            return  # channel chatter: nothing to answer, nothing to remember
+        if claim_event(ctx, body):
+            _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts, surface=surface, track_thread=track)
+            finish_event(ctx, body)
 
     def on_feedback(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any],
                     respond: Callable[..., Any]) -> None:

@@ -136,10 +136,19 @@ class BotServer:
         return self
 
     def stop(self) -> None:
-        self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-        for channel in list(self.server._map.values()):  # type: ignore[union-attr]  # the listener and open clients
-            with contextlib.suppress(OSError):
-                channel.close()
+        """Close the listener and every connection from inside the server's own loop (closing sockets from
+        another thread while it polls them fails), wait for it to end, then stop the request threads."""
+        server = self.server
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):  # type: ignore[union-attr]  # listener, clients, trigger
+                with contextlib.suppress(OSError):
+                    channel.close()
+
         if self._thread is not None:
+            server.trigger.pull_trigger(close_all)  # type: ignore[union-attr]
             self._thread.join(timeout=5)
             self._thread = None
+        else:
+            close_all()
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]

@@ -7,6 +7,8 @@ The tables live on the shared `Base` (knowledge/db.py lists this module in TABLE
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +100,24 @@ class BotState:
         self.ttl = dt.timedelta(hours=dedup_hours)
         self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
         self._claims = 0
+        self._recent: dict[str, float] = {}  # key -> monotonic time first seen by this process
+        self._recent_lock = threading.Lock()
+
+    # ------------------------------------------------------------ delivery dedup, in memory (the ack path)
+    def first_delivery(self, key: str) -> bool:
+        """True the first time this process sees `key` (within the TTL). No database write, so acking stays fast
+        under load; the persistent `claim` is made by the worker before it does anything visible."""
+        now = time.monotonic()
+        ttl = self.ttl.total_seconds()
+        with self._recent_lock:
+            seen = self._recent.get(key)
+            if seen is not None and now - seen < ttl:
+                return False
+            self._recent[key] = now
+            if len(self._recent) > 200_000:  # bound memory: forget the oldest half
+                for old in sorted(self._recent, key=self._recent.__getitem__)[:100_000]:
+                    del self._recent[old]
+            return True
 
     # ------------------------------------------------------------ delivery dedup
     def claim(self, key: str) -> bool:

@@ -421,3 +421,68 @@ def test_answers_table_keeps_question_answer_and_sources(bot: Bot, mock: MockSla
         [row] = list(s.scalars(select(BotAnswerRow)))
     assert row.question == "what does Hanshan's budget look like?" and row.answer and row.seconds is not None
     assert row.sources and all("account" in src for src in row.sources)
+
+
+def test_kam_run_refuses_to_start_without_tokens(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from cli.context import reset_context
+    from cli.main import app as cli_app
+    from tests.conftest import make_settings
+
+    reset_context(make_settings(tmp_path / "kam"))
+    result = CliRunner().invoke(cli_app, ["run", "--http"])
+    assert result.exit_code == 1 and "SLACK_BOT_TOKEN" in result.output
+    reset_context(make_settings(tmp_path / "kam", slack_bot_token="xoxb-test"))
+    result = CliRunner().invoke(cli_app, ["run", "--http"])
+    assert result.exit_code == 1 and "SLACK_SIGNING_SECRET" in result.output
+    reset_context(None)
+
+
+@needs_ask
+@pytest.mark.slow
+def test_kam_run_http_subprocess_answers_a_mention(sample_kb, mock: MockSlack) -> None:  # noqa: ANN001
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    settings, store, index = sample_kb
+    index.close()  # the subprocess owns the embedded index now
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAM_"))}
+    env.update(KAM_HOME=str(settings.kam_home), SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+               SLACK_API_URL=mock.base_url, KAM_SLACK_CHANNEL_INTERVAL="0", KAM_SLACK_PLACEHOLDER_AFTER="0",
+               KAM_RUN_SCHEDULER="false")  # no nudge DMs in this test's mock
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--http", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if sr.post(url.replace("/slack/events", "/healthz"), b"", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError("kam run did not start")
+        ts = sr.new_ts()
+        assert sr.send(url, SECRET, sr.event_body("app_mention", text="who decides at Acme?", user=EMAIL_USER,
+                                                  ts=ts))[0] == 200
+        [placeholder] = mock.wait_for("chat.postMessage", timeout=60)
+        [answer] = mock.wait_for("chat.update", timeout=60)
+        assert placeholder.params["thread_ts"] == ts and answer.params["ts"] == placeholder.response["ts"]
+        assert "Karen Doyle" in all_text(answer)
+        assert sr.post(url, b"{}", {"Content-Type": "application/json"})[0] == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "HTTP mode" in out

@@ -131,3 +131,19 @@ def test_home_view_paginates_within_100_blocks() -> None:
     assert len(opened) == 130
     nav = views[0]["blocks"][-1]["elements"]
     assert [e["value"] for e in nav] == ["1"]
+
+
+def test_manifest_declares_what_the_app_uses() -> None:
+    import json
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.im", "message.channels", "app_home_opened"} <= events
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "im:write", "commands", "users:read", "users:read.email"} <= scopes
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/kam"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["settings"]["interactivity"]["is_enabled"]
+    urls = {manifest["settings"]["event_subscriptions"]["request_url"],
+            manifest["settings"]["interactivity"]["request_url"], manifest["features"]["slash_commands"][0]["url"]}
+    assert len(urls) == 1 and urls.pop().endswith("/slack/events")
