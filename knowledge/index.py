@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import filelock
+import numpy as np
 from slugify import slugify
 from sqlalchemy import select, update
 
@@ -40,6 +42,14 @@ class SyncReport:
     unchanged: int = 0
     deleted: int = 0
     removed_accounts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    accounts: list[tuple[str, int]]
+    changed: list[Chunk]
+    to_embed: list[Chunk]
+    removed: list[str]
 
 
 def collection_name(model_id: str) -> str:
@@ -127,53 +137,77 @@ class Index:
         batch_accounts: list[tuple[str, int]] = []
         pending: list[Chunk] = []
         done = 0
-        for start in range(0, len(todo), LOAD_ACCOUNTS):
-            group = todo[start : start + LOAD_ACCOUNTS]
-            ids = [a for a, _ in group]
-            profiles = store.load_profiles(ids)  # one read per table for the group, not one session per account
-            documents = store.documents_of(ids)
-            for i, (account_id, revision) in enumerate(group, start):
-                batch_accounts.append((account_id, revision))
-                profile = profiles.get(account_id)
-                if profile is not None:
-                    pending.extend(profile_chunks(account_id, profile, documents.get(account_id, [])))
-                if len(pending) >= SYNC_BATCH_CHUNKS or i == len(todo) - 1:
-                    self._sync_batch(store, batch_accounts, pending, report)
-                    done += len(batch_accounts)
-                    if progress:
-                        progress(done, len(todo))
-                    batch_accounts, pending = [], []
+        # Two-stage pipeline: while one batch is embedded in a worker thread (numpy releases the GIL), the previous
+        # one is written to Chroma, the ledger and the store here. Batches hold disjoint accounts, so planning a
+        # batch before the previous one is written reads nothing it changes.
+        in_flight: tuple[_Plan, Future[np.ndarray]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kam-embed") as embedding:
+            for start in range(0, len(todo), LOAD_ACCOUNTS):
+                group = todo[start : start + LOAD_ACCOUNTS]
+                ids = [a for a, _ in group]
+                profiles = store.load_profiles(ids)  # one read per table for the group, not one session per account
+                documents = store.documents_of(ids)
+                for i, (account_id, revision) in enumerate(group, start):
+                    batch_accounts.append((account_id, revision))
+                    profile = profiles.get(account_id)
+                    if profile is not None:
+                        pending.extend(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                    if len(pending) >= SYNC_BATCH_CHUNKS or i == len(todo) - 1:
+                        plan = self._plan(batch_accounts, pending, report)
+                        future = embedding.submit(self._embed, plan.to_embed)
+                        if in_flight is not None:
+                            done += self._finish(store, *in_flight)
+                            if progress:
+                                progress(done, len(todo))
+                        in_flight = (plan, future)
+                        batch_accounts, pending = [], []
+            if in_flight is not None:
+                done += self._finish(store, *in_flight)
+                if progress:
+                    progress(done, len(todo))
         return report
 
-    def _sync_batch(self, store: Store, accounts: list[tuple[str, int]], chunks: list[Chunk],
-                    report: SyncReport) -> None:
+    def _plan(self, accounts: list[tuple[str, int]], chunks: list[Chunk], report: SyncReport) -> _Plan:
+        """What a batch changes: chunks whose text moved (ledger), chunks to (re-)embed, chunks that are gone."""
         ids = [a for a, _ in accounts]
         old = self.lexical.hashes(ids)
         wanted = {c.id: c for c in chunks}
         embedded = self.lexical.embedded_hashes(self.collection_name, wanted)
-        changed = [c for c in chunks if old.get(c.id) != c.hash]
-        to_embed = [c for c in chunks if embedded.get(c.id) != c.hash]
-        removed = [cid for cid in old if cid not in wanted]
+        plan = _Plan(accounts=list(accounts),
+                     changed=[c for c in chunks if old.get(c.id) != c.hash],
+                     to_embed=[c for c in chunks if embedded.get(c.id) != c.hash],
+                     removed=[cid for cid in old if cid not in wanted])
         report.chunks += len(chunks)
-        report.unchanged += len(chunks) - len(to_embed)
-        report.embedded += len(to_embed)
-        report.deleted += len(removed)
-        self._apply(changed, removed, to_embed)
+        report.unchanged += len(chunks) - len(plan.to_embed)
+        report.embedded += len(plan.to_embed)
+        report.deleted += len(plan.removed)
+        return plan
+
+    def _finish(self, store: Store, plan: _Plan, vectors: Future[np.ndarray]) -> int:
+        """Write a planned batch once its vectors are ready, then mark its accounts indexed at their revision."""
+        self._write(plan.changed, plan.removed, plan.to_embed, vectors.result())
         with store.session() as s:
-            for account_id, revision in accounts:
+            for account_id, revision in plan.accounts:
                 s.execute(update(AccountRow).where(AccountRow.id == account_id, AccountRow.revision == revision)
                           .values(indexed_revision=revision))
+        return len(plan.accounts)
+
+    def _embed(self, chunks: list[Chunk]) -> np.ndarray:
+        batch = max(1, self.settings.kam_embed_batch)
+        parts = [self.embedder.embed([c.text for c in chunks[i : i + batch]]) for i in range(0, len(chunks), batch)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
     def _apply(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk] | None = None) -> None:
         to_embed = to_embed if to_embed is not None else []
+        self._write(changed, removed, to_embed, self._embed(to_embed))
+
+    def _write(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk], vectors: np.ndarray) -> None:
         stale_vectors = [*removed, *(c.id for c in to_embed)]
         if stale_vectors:
             self.collection.delete(ids=stale_vectors)
-        batch = max(1, self.settings.kam_embed_batch)
-        for i in range(0, len(to_embed), batch):
-            part = to_embed[i : i + batch]
-            vectors = self.embedder.embed([c.text for c in part])
-            self.collection.add(ids=[c.id for c in part], embeddings=vectors, metadatas=[_meta(c) for c in part])
+        if to_embed:  # one add per batch: Chroma's per-call cost dominates small adds
+            self.collection.add(ids=[c.id for c in to_embed], embeddings=vectors,
+                                metadatas=[_meta(c) for c in to_embed])
         # the ledger is written last: after a crash, the next sync simply redoes this batch
         self.lexical.write(changed, removed, self.collection_name, to_embed)
 
