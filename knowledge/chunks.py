@@ -112,4 +112,8 @@ def profile_chunks(account_id: str, profile: AccountProfile, documents: list[Doc
         for j, part in enumerate(_splitter.split_text(doc.text)):
             out.append(chunk(f"doc:{doc.id}:{j}", "document", doc.dimension,
                              f"{names} - {doc.title}\n{part}", doc.dated))
-    return out
+    # a note or interaction recorded twice (same date, kind and text) has one id: index it once
+    unique: dict[str, Chunk] = {}
+    for c in out:
+        unique.setdefault(c.id, c)
+    return list(unique.values())

@@ -117,3 +117,14 @@ def test_second_process_is_refused_clearly(sample_kb):
     settings, store, index = sample_kb
     with pytest.raises(IndexBusy, match="another kam process"):
         Index(settings, embedder=index.embedder)
+
+
+def test_a_note_recorded_twice_is_indexed_once(sample_kb):
+    settings, store, index = sample_kb
+    hanshan = store.find_account("Hanshan")
+    for _ in range(2):  # e.g. the same intelligence captured twice from chat on one day
+        store.add_note(hanshan, "suppliers", "Tetra Pak offered a 5% rebate for 2027", by="bob@example.com")
+    report = index.sync(store)
+    assert report.embedded == 1
+    hits = hybrid_search(index, "Tetra Pak rebate 2027", {hanshan}, k=5)
+    assert sum("5% rebate" in h.text for h in hits) == 1
