@@ -9,6 +9,7 @@ import datetime as dt
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,12 +27,11 @@ from skills.notes import NoteClassifier
 
 log = logging.getLogger("kam.bot")
 
-class AnswerExecutor(ThreadPoolExecutor):
-    """bolt's listener executor, sized for answering, that can tell when all submitted work is done
-    (graceful shutdown, tests and the benchmark wait on it)."""
+class CountingExecutor(ThreadPoolExecutor):
+    """A thread pool that can tell when all submitted work is done (graceful shutdown and tests wait on it)."""
 
-    def __init__(self, workers: int):
-        super().__init__(max_workers=max(1, workers), thread_name_prefix="kam-answer")
+    def __init__(self, workers: int, name: str):
+        super().__init__(max_workers=max(1, workers), thread_name_prefix=name)
         self._pending = 0
         self._idle = threading.Condition()
 
@@ -53,6 +53,30 @@ class AnswerExecutor(ThreadPoolExecutor):
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
 
+class Workers:
+    """The bot's two pools. bolt runs listeners in `listeners`: they ack at once (slash commands, buttons and
+    modals must be acknowledged within 3 s, and bolt waits for a listener thread to call ack), so this pool is
+    never filled by slow work. Answering a message, the slow part, goes to `answers`, sized for the CPU."""
+
+    def __init__(self, listeners: int, answers: int):
+        self.listeners = CountingExecutor(listeners, "kam-listener")
+        self.answers = CountingExecutor(answers, "kam-answer")
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """True once nothing is queued or running in either pool (listeners may hand work to `answers`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if not (self.listeners.wait_idle(max(0.0, left)) and self.answers.wait_idle(max(0.0, left))):
+                return False
+            if self.listeners.wait_idle(0):  # nothing new arrived while waiting for the answers
+                return True
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self.listeners.shutdown(wait=wait, cancel_futures=cancel_futures)
+        self.answers.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 # Features written elsewhere that add their own listeners with `register(app, kb)`; absent modules are skipped.
 FEATURE_MODULES = ("bot.handlers_tiers", "bot.handlers_nudges")
 
@@ -65,15 +89,15 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
         raise ValueError("SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from your Slack app's OAuth page")
     client = make_client(settings)
     pacer = shared_pacer(settings.kam_slack_channel_interval)
-    executor = AnswerExecutor(settings.kam_bot_workers)
+    workers = Workers(listeners=max(8, settings.kam_http_threads), answers=settings.kam_bot_workers)
     verify = settings.kam_slack_verify_token if token_verification_enabled is None else token_verification_enabled
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=settings.slack_signing_secret is not None,
         token_verification_enabled=verify,
-        process_before_response=False,  # ack first; listeners run in `executor`
-        listener_executor=executor,
+        process_before_response=False,  # ack first; listeners run in `workers.listeners`
+        listener_executor=workers.listeners,
         logger=logging.getLogger("kam.bot.bolt"),
     )
     ctx = BotContext(
@@ -82,10 +106,11 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
         people=PeopleResolver(kb.store, client), pacer=pacer,
         classifier=NoteClassifier(kb.index.embedder),
         today=today or (lambda: None),
+        answers=workers.answers,
     )
     app.kam_context = ctx  # type: ignore[attr-defined]  # handy for tests and feature modules
     app.kam_notifier = notifier or SlackNotifier(settings, kb.store, client=client, pacer=pacer)  # type: ignore[attr-defined]
-    app.kam_executor = executor  # type: ignore[attr-defined]
+    app.kam_executor = workers  # type: ignore[attr-defined]
     handlers_messages.register(app, ctx)
     handlers_commands.register(app, ctx)
     handlers_home.register(app, ctx)

@@ -87,25 +87,29 @@ def register(app: App, ctx: BotContext) -> None:
             ack(response_type="ephemeral", text=PLACEHOLDER)
         else:
             ack()
-        person = ctx.people.person(user_id)
-        if person is None:
-            respond(text=UNKNOWN_USER, response_type="ephemeral", replace_original=True)
-            return
-        try:
-            if sub == "ask":
-                _ask(ctx, person, user_id, channel, rest, kind, respond)
-            elif sub == "account":
-                _account(ctx, person, rest, kind, respond)
-            elif sub == "dates":
-                _dates(ctx, person, rest, kind, respond)
-            elif sub == "tiers":
-                blocks = tiers_blocks(my_portfolio(ctx.store, ctx.settings, person, ctx.day()))
-                respond(text="Your accounts by tier", blocks=blocks, response_type=kind)
-            elif sub == "note":
-                _note(ctx, person, user_id, rest, respond)
-        except Exception:
-            log.exception("/kam %s failed", sub)
-            respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")
+
+        def run() -> None:  # after the ack, in the answer pool: identity lookups and answers may be slow
+            person = ctx.people.person(user_id)
+            if person is None:
+                respond(text=UNKNOWN_USER, response_type="ephemeral", replace_original=True)
+                return
+            try:
+                if sub == "ask":
+                    _ask(ctx, person, user_id, channel, rest, kind, respond)
+                elif sub == "account":
+                    _account(ctx, person, rest, kind, respond)
+                elif sub == "dates":
+                    _dates(ctx, person, rest, kind, respond)
+                elif sub == "tiers":
+                    blocks = tiers_blocks(my_portfolio(ctx.store, ctx.settings, person, ctx.day()))
+                    respond(text="Your accounts by tier", blocks=blocks, response_type=kind)
+                elif sub == "note":
+                    _note(ctx, person, user_id, rest, respond)
+            except Exception:
+                log.exception("/kam %s failed", sub)
+                respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")
+
+        ctx.later(run)
 
     @app.action(NOTE_DIMENSION)
     def on_note_dimension(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -41,8 +41,12 @@ def register(app: App, ctx: BotContext) -> None:
     def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not claim_event(ctx, body):
             return
-        publish_home(ctx, event["user"])
-        finish_event(ctx, body)
+
+        def run() -> None:
+            publish_home(ctx, event["user"])
+            finish_event(ctx, body)
+
+        ctx.later(run)
 
     @app.action(re.compile(rf"^{HOME_ACTION_PAGE}"))
     def on_page(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -92,9 +92,13 @@ def register(app: App, ctx: BotContext) -> None:
     def on_mention(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
         if _ignored(event) or not claim_event(ctx, body):
             return
-        _answer_message(ctx, event, context.get("bot_user_id"), thread_ts=event.get("thread_ts") or event["ts"],
-                        surface="mention", track_thread=True)
-        finish_event(ctx, body)
+        bot_user_id, thread_ts = context.get("bot_user_id"), event.get("thread_ts") or event["ts"]
+
+        def run() -> None:
+            _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts, surface="mention", track_thread=True)
+            finish_event(ctx, body)
+
+        ctx.later(run)
 
     @app.event("message", middleware=dedupe)
     def on_message(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
@@ -108,9 +112,14 @@ def register(app: App, ctx: BotContext) -> None:
             surface, thread_ts, track = "thread", event["thread_ts"], True
         else:
             return  # channel chatter: nothing to answer, nothing to remember
-        if claim_event(ctx, body):
+        if not claim_event(ctx, body):
+            return
+
+        def run() -> None:
             _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts, surface=surface, track_thread=track)
             finish_event(ctx, body)
+
+        ctx.later(run)
 
     def on_feedback(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any],
                     respond: Callable[..., Any]) -> None:

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class BotContext:
     pacer: ChannelPacer
     classifier: NoteClassifier
     today: Callable[[], dt.date | None] = lambda: None  # None: the engine's own today
+    answers: Executor | None = None  # where slow work runs, off bolt's listener threads (None: inline)
     index_lock: threading.Lock = field(default_factory=threading.Lock)
     _labels: dict[str, str] = field(default_factory=dict)
 
@@ -59,6 +61,20 @@ class BotContext:
                                                                            "@" not in owner else None)
             self._labels[owner] = f"<@{slack_id}>" if slack_id else escape(owner)
         return self._labels[owner]
+
+    def later(self, work: Callable[[], Any]) -> None:
+        """Run slow work (answering) in the answer pool, so the listener thread is free for the next ack."""
+        if self.answers is None:
+            work()
+            return
+
+        def guarded() -> None:
+            try:
+                work()
+            except Exception:  # a listener thread would have logged it; so do we
+                log.exception("background work failed")
+
+        self.answers.submit(guarded)
 
     # ------------------------------------------------------------------ posting
     def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:

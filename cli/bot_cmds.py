@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
 
@@ -28,6 +29,9 @@ def run(
         fail("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information > Signing Secret), "
              "or set SLACK_APP_TOKEN for Socket Mode; see docs/slack-setup.md")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Answer threads are CPU-bound; a shorter GIL switch interval (default 5 ms) lets the threads that only
+    # verify and acknowledge Slack's requests run sooner, so acks stay fast while answers are computed.
+    sys.setswitchinterval(settings.kam_gil_switch_ms / 1000)
     kb = KnowledgeBase(settings, c.store, c.index)
     try:
         app = create_app(kb, settings)

@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     kam_http_host: str = "127.0.0.1"  # `kam run --http` bind address
     kam_http_port: int = 3000
     kam_http_threads: int = 16  # HTTP server threads (they only verify, dedupe and ack)
-    kam_bot_workers: int = 8  # threads that answer (bolt's listener executor; bolt's default is 5)
+    kam_bot_workers: int = 8  # threads that compute and post answers (listeners only ack and hand work over)
+    kam_gil_switch_ms: float = 1.0  # `kam run`: Python's thread switch interval, so acks are not stuck behind answers
     kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)
     kam_slack_channel_interval: float = 1.0  # seconds between posts to one channel (Slack: ~1 msg/s)
     kam_slack_placeholder_after: float = 1.0  # post "looking it up" when an answer takes longer (seconds)
