@@ -5,9 +5,11 @@ HTTP mode serves it with bot/http.py; Socket Mode wraps the same App (see `socke
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -27,11 +29,19 @@ from skills.notes import NoteClassifier
 
 log = logging.getLogger("kam.bot")
 
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's CPU priority (Linux schedules threads individually), so that when answers keep the
+    CPU busy, the threads that acknowledge Slack's requests still get it first."""
+    with contextlib.suppress(AttributeError, OSError):  # not on every platform
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class CountingExecutor(ThreadPoolExecutor):
     """A thread pool that can tell when all submitted work is done (graceful shutdown and tests wait on it)."""
 
-    def __init__(self, workers: int, name: str):
-        super().__init__(max_workers=max(1, workers), thread_name_prefix=name)
+    def __init__(self, workers: int, name: str, nice: int = 0):
+        super().__init__(max_workers=max(1, workers), thread_name_prefix=name,
+                         initializer=_lower_priority if nice else None, initargs=(nice,) if nice else ())
         self._pending = 0
         self._idle = threading.Condition()
 
@@ -60,7 +70,7 @@ class Workers:
 
     def __init__(self, listeners: int, answers: int):
         self.listeners = CountingExecutor(listeners, "kam-listener")
-        self.answers = CountingExecutor(answers, "kam-answer")
+        self.answers = CountingExecutor(answers, "kam-answer", nice=10)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once nothing is queued or running in either pool (listeners may hand work to `answers`)."""

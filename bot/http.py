@@ -13,10 +13,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import parse_qs
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
@@ -59,13 +60,45 @@ def body_error(content_type: str, body: bytes) -> str | None:
     return None
 
 
+# Event types the app subscribes to (manifest.json) and answers; any other goes through bolt, which says 404.
+BACKGROUND_EVENTS = frozenset({"app_mention", "message", "app_home_opened"})
+
+
+def _is_event_callback(environ: dict[str, Any], body: bytes) -> bool:
+    """A JSON Events API delivery of a handled type (not url_verification, not a form: commands and actions
+    need bolt's reply)."""
+    if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
+        return False
+    data = json.loads(body)
+    event = data.get("event")
+    return (data.get("type") == "event_callback" and isinstance(event, dict)
+            and event.get("type") in BACKGROUND_EVENTS)
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    headers["content-type"] = environ.get("CONTENT_TYPE", "")
+    return headers
+
+
 class SlackWSGI:
     """WSGI app: validates requests, then hands them to bolt's WSGI adapter."""
 
-    def __init__(self, app: App, signing_secret: str, path: str = EVENTS_PATH):
+    def __init__(self, app: App, signing_secret: str, path: str = EVENTS_PATH, executor: Executor | None = None):
         self.path = path
+        self.app = app
         self.bolt = SlackRequestHandler(app, path)
         self.verifier = SignatureVerifier(signing_secret)
+        self.executor = executor
+        self.events_in_background = executor is not None
+
+    def _dispatch(self, request: BoltRequest) -> None:
+        try:
+            response = self.app.dispatch(request)
+            if response.status >= 400:
+                log.warning("event not handled: %s %s", response.status, response.body[:200])
+        except Exception:
+            log.exception("event dispatch failed")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -99,6 +132,13 @@ class SlackWSGI:
         problem = body_error(environ.get("CONTENT_TYPE", ""), body)
         if problem:
             return _reply(start_response, "400 Bad Request", {"error": problem})
+        if self.events_in_background and _is_event_callback(environ, body):
+            # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the in-memory dedup, the
+            # listener) runs in the listener pool, so this thread's work per event stays a signature check.
+            request = BoltRequest(body=body.decode("utf-8"), headers=_headers(environ))
+            self.executor.submit(self._dispatch, request)
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             return self.bolt(environ, start_response)
@@ -114,7 +154,8 @@ class BotServer:
                  threads: int = 16):
         from waitress.server import create_server
 
-        self.wsgi = SlackWSGI(app, signing_secret)
+        self.wsgi = SlackWSGI(app, signing_secret, executor=getattr(app, "kam_executor", None) and
+                              app.kam_executor.listeners)  # type: ignore[attr-defined]
         self.server = create_server(self.wsgi, host=host, port=port, threads=max(1, threads), ident="kam-bot",
                                     backlog=1024, connection_limit=1000, clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None
