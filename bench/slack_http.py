@@ -1,4 +1,5 @@
-"""Slack HTTP mode under load: `kam run --http` (a separate process, as in production) answering into MockSlack.
+"""Slack HTTP mode under load: `kam run --http` (its own processes, as in production: the HTTP front that acks and
+the bot behind it) answering into MockSlack.
 
 Run:  python bench/slack_http.py [--levels 1,10,50] [--per-sender 10] [--json]
 
@@ -8,10 +9,11 @@ Slack retry (X-Slack-Retry-Num: 1) to exercise deduplication under load. Measure
   * ack latency (request sent -> HTTP response) p50 / p99 / max, in ms;
   * answers delivered per second: distinct events answered / (last answer - first send);
   * exactly once: every event has exactly one answer (a post, or a "looking it up" placeholder updated once).
-The senders and MockSlack share this process; the bot runs in its own (bodies are built before the clock starts,
-so the senders' own CPU stays out of the figures as far as possible). For comparison, in the same run: the raw
-cost of the work behind an answer (skills.ask.ask called directly, sequentially, per question) and a loopback
-round trip to /healthz (the HTTP floor).
+MockSlack runs in this process, the senders in `--sender-procs` processes of their own, the bot in its own (bodies
+are built before the clock starts, so the senders' own CPU stays out of the figures as far as possible).
+`--no-front` runs the bot as one process (KAM_HTTP_FRONT=false) for comparison. Also measured in the same run:
+the raw cost of the work behind an answer (skills.ask.ask called directly, sequentially, per question) and a
+loopback round trip to /healthz (the HTTP floor).
 """
 
 from __future__ import annotations
@@ -153,13 +155,14 @@ def run_level(url: str, mock: MockSlack, senders: int, per_sender: int, sender_p
     }
 
 
-def start_server(home: Path, mock: MockSlack, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, mock: MockSlack, workers: int, front: bool = True) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAM_"))}
     env.update(KAM_HOME=str(home), SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET,
-               SLACK_API_URL=mock.base_url, KAM_BOT_WORKERS=str(workers))
+               SLACK_API_URL=mock.base_url, KAM_BOT_WORKERS=str(workers),
+               KAM_HTTP_FRONT=str(front).lower())
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--http", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/slack/events"
@@ -178,6 +181,7 @@ def main() -> None:
     ap.add_argument("--levels", default="1,10,50")
     ap.add_argument("--per-sender", type=int, default=10)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-front", action="store_true", help="one process (KAM_HTTP_FRONT=false)")
     ap.add_argument("--sender-procs", type=int, default=2, help="processes the concurrent senders are spread over")
     ap.add_argument("--workers", type=int, default=8, help="KAM_BOT_WORKERS of the bot process")
     args = ap.parse_args()
@@ -206,7 +210,7 @@ def main() -> None:
     store.engine.dispose()
     results = []
     with MockSlack(users=mock_users()) as mock:
-        proc, url = start_server(home, mock, args.workers)
+        proc, url = start_server(home, mock, args.workers, front=not args.no_front)
         try:
             health = url.replace("/slack/events", "/healthz")
             floor = []
@@ -227,6 +231,7 @@ def main() -> None:
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "workers": args.workers,
+        "front": not args.no_front,
         "raw_ask_ms": {"p50": round(pct(raw, 0.5) * 1000, 1), "p99": round(pct(raw, 0.99) * 1000, 1)},
         "healthz_roundtrip_ms": {"p50": round(pct(floor, 0.5) * 1000, 2), "p99": round(pct(floor, 0.99) * 1000, 2)},
         "levels": results,

@@ -81,6 +81,42 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+Refusal = tuple[str, str, list[tuple[str, str]]]  # (HTTP status, error message, extra headers)
+
+
+def validate(environ: dict[str, Any], verifier: SignatureVerifier, path: str = EVENTS_PATH) -> bytes | Refusal:
+    """The request's body if it is a well-formed, correctly signed, fresh Slack request; else why not."""
+    if environ.get("PATH_INFO", "") != path:
+        return "404 Not Found", "not found", []
+    if environ.get("REQUEST_METHOD", "GET") != "POST":
+        return "405 Method Not Allowed", "POST only", [("Allow", "POST")]
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request", "bad Content-Length", []
+    if length > MAX_BODY:
+        return "413 Payload Too Large", "body too large", []
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+    if not timestamp or not signature:
+        return "401 Unauthorized", "missing Slack signature headers", []
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "400 Bad Request", "body is not UTF-8", []
+    try:
+        valid = verifier.is_valid(body, timestamp, signature)  # also rejects timestamps older than 5 min
+    except ValueError:  # a timestamp that is not a number
+        valid = False
+    if not valid:
+        return "401 Unauthorized", "invalid or stale request signature", []
+    problem = body_error(environ.get("CONTENT_TYPE", ""), body)
+    if problem:
+        return "400 Bad Request", problem, []
+    return body
+
+
 class SlackWSGI:
     """WSGI app: validates requests, then hands them to bolt's WSGI adapter."""
 
@@ -101,37 +137,13 @@ class SlackWSGI:
             log.exception("event dispatch failed")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path == "/healthz":
+        if environ.get("PATH_INFO", "") == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True})
-        if path != self.path:
-            return _reply(start_response, "404 Not Found", {"error": "not found"})
-        if method != "POST":
-            return _reply(start_response, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return _reply(start_response, "400 Bad Request", {"error": "bad Content-Length"})
-        if length > MAX_BODY:
-            return _reply(start_response, "413 Payload Too Large", {"error": "body too large"})
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
-        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
-        if not timestamp or not signature:
-            return _reply(start_response, "401 Unauthorized", {"error": "missing Slack signature headers"})
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return _reply(start_response, "400 Bad Request", {"error": "body is not UTF-8"})
-        try:
-            valid = self.verifier.is_valid(body, timestamp, signature)  # also rejects timestamps older than 5 min
-        except ValueError:  # a timestamp that is not a number
-            valid = False
-        if not valid:
-            return _reply(start_response, "401 Unauthorized", {"error": "invalid or stale request signature"})
-        problem = body_error(environ.get("CONTENT_TYPE", ""), body)
-        if problem:
-            return _reply(start_response, "400 Bad Request", {"error": problem})
+        checked = validate(environ, self.verifier, self.path)
+        if isinstance(checked, tuple):
+            status, error, extra = checked
+            return _reply(start_response, status, {"error": error}, extra)
+        body = checked
         if self.events_in_background and _is_event_callback(environ, body):
             # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the in-memory dedup, the
             # listener) runs in the listener pool, so this thread's work per event stays a signature check.
@@ -177,19 +189,22 @@ class BotServer:
         return self
 
     def stop(self) -> None:
-        """Close the listener and every connection from inside the server's own loop (closing sockets from
-        another thread while it polls them fails), wait for it to end, then stop the request threads."""
-        server = self.server
+        stop_waitress(self.server, self._thread)
+        self._thread = None
 
-        def close_all() -> None:
-            for channel in list(server._map.values()):  # type: ignore[union-attr]  # listener, clients, trigger
-                with contextlib.suppress(OSError):
-                    channel.close()
 
-        if self._thread is not None:
-            server.trigger.pull_trigger(close_all)  # type: ignore[union-attr]
-            self._thread.join(timeout=5)
-            self._thread = None
-        else:
-            close_all()
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
+    """Close the listener and every connection from inside the server's own loop (closing sockets from another
+    thread while it polls them fails), wait for it to end, then stop the request threads."""
+
+    def close_all() -> None:
+        for channel in list(server._map.values()):  # listener, clients, trigger
+            with contextlib.suppress(OSError):
+                channel.close()
+
+    if thread is not None:
+        server.trigger.pull_trigger(close_all)
+        thread.join(timeout=5)
+    else:
+        close_all()
+    server.task_dispatcher.shutdown()

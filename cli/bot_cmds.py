@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 
 from cli.context import console, ctx, fail
+from knowledge.settings import Settings
 
 
 def run(
@@ -47,8 +52,17 @@ def run(
         else:
             from bot.http import BotServer
 
-            server = BotServer(app, settings.slack_signing_secret or "", host or settings.kam_http_host,
-                               settings.kam_http_port if port is None else port, settings.kam_http_threads)
+            host = host or settings.kam_http_host
+            port = settings.kam_http_port if port is None else port
+            if settings.kam_http_front:  # the bot listens on loopback; a front process acks Slack on host:port
+                server = BotServer(app, settings.slack_signing_secret or "", "127.0.0.1", 0, settings.kam_http_threads)
+                server.start()
+                front = start_front(host, port, server.url, settings)
+                console.print(f"kam-bot: HTTP mode, Slack requests at http://{host}:{front.port}/slack/events "
+                              "(front process; Ctrl-C to stop)", highlight=False)
+                front.proc.wait()
+                fail(f"the HTTP front process ended (exit code {front.proc.returncode})")
+            server = BotServer(app, settings.slack_signing_secret or "", host, port, settings.kam_http_threads)
             console.print(f"kam-bot: HTTP mode, Slack requests at {server.url}; Ctrl-C to stop", highlight=False)
             server.serve_forever()
     except KeyboardInterrupt:
@@ -58,6 +72,25 @@ def run(
             scheduler.stop()
         app.kam_executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
         c.close()
+
+
+@dataclass
+class FrontProcess:
+    proc: subprocess.Popen
+    port: int
+
+
+def start_front(host: str, port: int, backend_url: str, settings: Settings) -> FrontProcess:
+    """Start bot/front.py as a child process on host:port; it exits when this process does (its stdin closes)."""
+    env = {**os.environ, "SLACK_SIGNING_SECRET": settings.slack_signing_secret or ""}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.front", "--host", host, "--port", str(port), "--backend",
+                             backend_url, "--threads", str(settings.kam_http_threads), "--with-parent"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parents[1])
+    line = proc.stdout.readline().decode().strip() if proc.stdout else ""
+    if not line.startswith("listening "):
+        proc.kill()
+        fail(f"the HTTP front could not listen on {host}:{port} (is the port in use?)")
+    return FrontProcess(proc, int(line.rsplit(":", 1)[1]))
 
 
 def register(app: typer.Typer) -> None:

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     kam_http_host: str = "127.0.0.1"  # `kam run --http` bind address
     kam_http_port: int = 3000
     kam_http_threads: int = 16  # HTTP server threads (they only verify, dedupe and ack)
+    kam_http_front: bool = True  # `kam run --http`: ack Slack from a separate small process (acks never wait)
     kam_bot_workers: int = 8  # threads that compute and post answers (listeners only ack and hand work over)
     kam_gil_switch_ms: float = 1.0  # `kam run`: Python's thread switch interval, so acks are not stuck behind answers
     kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)

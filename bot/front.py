@@ -1,0 +1,209 @@
+"""The HTTP front: a small process that acknowledges Slack's requests, in front of the bot process.
+
+Slack wants every request acknowledged within 3 seconds, and a slow ack makes it retry. In one Python process the
+threads that acknowledge share the interpreter lock with the threads that compute answers, so under load acks wait
+behind answers. `kam run --http` therefore starts this front as its own process on the public address:
+
+* an Events API delivery of a handled type is checked (signature, body) and answered 200 at once, then forwarded to
+  the bot process (retried while the bot is restarting); a delivery this front has already forwarded is acked and
+  dropped (the bot's persistent dedup still covers restarts);
+* everything else (slash commands, buttons, modals, url_verification, unknown events) is forwarded as is and the
+  bot's reply is relayed, since bolt's reply is the answer Slack shows.
+
+The forwarded request keeps Slack's own headers, so the bot verifies the signature again. The front imports nothing
+of the knowledge base: it starts in a blink and stays small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _is_event_callback, _reply, validate
+
+log = logging.getLogger("kam.bot.front")
+
+FORWARDED_HEADERS = ("Content-Type", "X-Slack-Request-Timestamp", "X-Slack-Signature", "X-Slack-Retry-Num",
+                     "X-Slack-Retry-Reason", "User-Agent")
+RETRY_FOR = 120.0  # seconds a queued event is retried while the bot is unreachable (Slack's signature lasts 300)
+
+
+class SeenEvents:
+    """Event ids forwarded recently (bounded, oldest dropped first)."""
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+            return True
+
+
+class Backend:
+    """HTTP/1.1 to the bot process, one keep-alive connection per thread."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.path = parts.path or EVENTS_PATH
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        for attempt in (1, 2):  # a kept-alive connection the bot closed meanwhile: reconnect once
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                conn.request("POST", self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.getheaders(), response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class Front:
+    """The front's WSGI app plus the threads that forward acknowledged events."""
+
+    def __init__(self, backend_url: str, signing_secret: str, forwarders: int = 4):
+        from slack_sdk.signature import SignatureVerifier
+
+        self.backend = Backend(backend_url)
+        self.verifier = SignatureVerifier(signing_secret)
+        self.seen = SeenEvents()
+        self.queue: queue.Queue[tuple[bytes, dict[str, str], float] | None] = queue.Queue()
+        self.forwarded = 0
+        self._pending = 0  # queued or being forwarded
+        self._idle = threading.Condition()
+        self._threads = [threading.Thread(target=self._forward_loop, name=f"kam-forward-{i}", daemon=True)
+                         for i in range(max(1, forwarders))]
+        for t in self._threads:
+            t.start()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _reply(start_response, "200 OK", {"ok": True, "queued": self.queue.qsize()})
+        failure = validate(environ, self.verifier, path=EVENTS_PATH)
+        if isinstance(failure, tuple):
+            status, error, extra = failure
+            return _reply(start_response, status, {"error": error}, extra)
+        body: bytes = failure
+        headers = {h: environ[key] for h in FORWARDED_HEADERS
+                   if (key := "CONTENT_TYPE" if h == "Content-Type" else "HTTP_" + h.upper().replace("-", "_"))
+                   in environ}
+        if _is_event_callback(environ, body):
+            event_id = json.loads(body).get("event_id")
+            if not event_id or self.seen.first(event_id):
+                with self._idle:
+                    self._pending += 1
+                self.queue.put((body, headers, time.monotonic()))
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
+        try:
+            status, reply_headers, reply = self.backend.post(body, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            log.warning("bot process unreachable: %s", exc)
+            return _reply(start_response, "502 Bad Gateway", {"error": "the bot is not running"})
+        keep = [(k, v) for k, v in reply_headers if k.lower() in ("content-type", "content-length")]
+        start_response(f"{status} {http.client.responses.get(status, '')}".strip(), keep)
+        return [reply]
+
+    def _forward_loop(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            try:
+                self._forward(*item)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def _forward(self, body: bytes, headers: dict[str, str], queued_at: float) -> None:
+        """Hand one event to the bot, retrying while it is unreachable (a restart), for up to RETRY_FOR s."""
+        delay = 0.2
+        while True:
+            try:
+                status, _, reply = self.backend.post(body, headers)
+            except (OSError, http.client.HTTPException) as exc:
+                if time.monotonic() - queued_at > RETRY_FOR:
+                    log.error("event dropped: the bot was unreachable for %.0f s (%s)", RETRY_FOR, exc)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if status >= 400:
+                log.warning("bot refused a forwarded event: %s %s", status, reply[:200])
+            self.forwarded += 1
+            return
+
+    def wait_forwarded(self, timeout: float = 10.0) -> bool:
+        """True once every acknowledged event has been handed to the bot (tests, shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self.queue.put(None)
+
+
+def serve(front: Front, host: str, port: int, threads: int = 16):  # noqa: ANN201
+    """A waitress server for the front (not yet running); `.run()` serves, `.effective_port` tells the port."""
+    from waitress.server import create_server
+
+    return create_server(front, host=host, port=port, threads=max(1, threads),
+                         ident="kam-front", backlog=1024, connection_limit=1000, clear_untrusted_proxy_headers=True,
+                         max_request_body_size=MAX_BODY)
+
+
+def _exit_with_parent() -> None:
+    """The parent (`kam run`) holds our stdin open; when it goes, so do we."""
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="kam-bot HTTP front (started by `kam run --http`)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--backend", required=True, help="the bot process's events URL")
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--with-parent", action="store_true", help="exit when stdin closes")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    if not secret:
+        raise SystemExit("SLACK_SIGNING_SECRET is not set")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = serve(Front(args.backend, secret), args.host, args.port, args.threads)
+    if args.with_parent:
+        threading.Thread(target=_exit_with_parent, daemon=True).start()
+    print(f"listening {server.effective_host}:{server.effective_port}", flush=True)  # type: ignore[union-attr]
+    server.run()
+
+
+if __name__ == "__main__":
+    main()
