@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from knowledge.chunks import Chunk
 
 _WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:['.][0-9a-z]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
@@ -65,10 +67,13 @@ class LexicalIndex:
             CREATE INDEX IF NOT EXISTS chunks_account ON chunks(account_id);
             CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(tokens, acct, content='', tokenize='unicode61');
             CREATE TABLE IF NOT EXISTS embedded (
-                collection TEXT NOT NULL, chunk_id TEXT NOT NULL, hash TEXT NOT NULL,
-                PRIMARY KEY (collection, chunk_id)) WITHOUT ROWID;
+                collection TEXT NOT NULL, chunk_id TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB,
+                PRIMARY KEY (collection, chunk_id));
             """
         )
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(embedded)")}
+        if "vector" not in columns:  # a ledger from before vectors were kept: scoped search falls back to Chroma
+            self.db.execute("ALTER TABLE embedded ADD COLUMN vector BLOB")
 
     # ------------------------------------------------------------ ledger
     def hashes(self, account_ids: Iterable[str] | None = None) -> dict[str, str]:
@@ -109,8 +114,10 @@ class LexicalIndex:
         with self._lock:
             return [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE account_id=?", (account_id,))]
 
-    def write(self, upserts: list[Chunk], deletes: list[str], collection: str, embedded: list[Chunk]) -> None:
-        """Apply one batch to the ledger and FTS in a single transaction (after the vectors are in Chroma)."""
+    def write(self, upserts: list[Chunk], deletes: list[str], collection: str, embedded: list[Chunk],
+              vectors: np.ndarray | None = None) -> None:
+        """Apply one batch to the ledger and FTS in a single transaction (after the vectors are in Chroma).
+        The vectors are kept too (float32), for exact search within a few accounts (see `scoped_vectors`)."""
         with self._lock:
             cur = self.db.cursor()
             cur.execute("BEGIN")
@@ -132,12 +139,33 @@ class LexicalIndex:
                     )
                     cur.execute("INSERT INTO chunk_fts(rowid, tokens, acct) VALUES (?, ?, ?)",
                                 (cur.lastrowid, " ".join(tokenize(c.text)), _acct_token(c.account_id)))
-                cur.executemany("INSERT OR REPLACE INTO embedded(collection, chunk_id, hash) VALUES (?,?,?)",
-                                [(collection, c.id, c.hash) for c in embedded])
+                blobs = ([np.asarray(v, dtype=np.float32).tobytes() for v in vectors] if vectors is not None
+                         else [None] * len(embedded))
+                cur.executemany("INSERT OR REPLACE INTO embedded(collection, chunk_id, hash, vector) VALUES (?,?,?,?)",
+                                [(collection, c.id, c.hash, b) for c, b in zip(embedded, blobs, strict=True)])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+
+    def scoped_vectors(self, collection: str, account_ids: set[str],
+                       dimensions: list[str] | None = None) -> tuple[list[str], np.ndarray] | None:
+        """Chunk ids and their vectors within the accounts (and dimensions); None when some vector is not kept."""
+        ids = sorted(account_ids)
+        q = ("SELECT c.id, e.vector FROM chunks c JOIN embedded e ON e.chunk_id = c.id AND e.collection = ? "
+             f"WHERE c.account_id IN ({','.join('?' * len(ids))})")
+        params: list[str] = [collection, *ids]
+        if dimensions:
+            q += f" AND c.dimension IN ({','.join('?' * len(dimensions))})"
+            params += list(dimensions)
+        with self._lock:
+            rows = self.db.execute(q, params).fetchall()
+        if any(blob is None for _, blob in rows):
+            return None
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return [r[0] for r in rows], matrix
 
     # ------------------------------------------------------------ search
     def search(self, text: str, account_ids: set[str] | None, k: int) -> list[tuple[str, float]]:

@@ -128,3 +128,26 @@ def test_a_note_recorded_twice_is_indexed_once(sample_kb):
     assert report.embedded == 1
     hits = hybrid_search(index, "Tetra Pak rebate 2027", {hanshan}, k=5)
     assert sum("5% rebate" in h.text for h in hits) == 1
+
+
+def test_scoped_vector_search_is_exact_and_matches_chroma(sample_kb):
+    settings, store, index = sample_kb
+    hanshan = store.find_account("Hanshan")
+    scoped = index.lexical.scoped_vectors(index.collection_name, {hanshan})
+    assert scoped is not None and len(scoped[0]) == len(index.lexical.chunk_ids(hanshan))
+    for question in ("who decides on packaging suppliers?", "寒山包装的预算是多少", "Tetra Pak share"):
+        ours = index.vector_search(question, {hanshan}, k=4)
+        vector = index.embedder.embed([question])
+        theirs = index.collection.query(query_embeddings=vector, n_results=4, where={"account_id": hanshan},
+                                        include=["distances"])
+        assert [cid for cid, _ in ours] == theirs["ids"][0]
+        assert [round(s, 4) for _, s in ours] == [round(1 - d, 4) for d in theirs["distances"][0]]
+
+
+def test_scoped_search_falls_back_to_chroma_without_kept_vectors(sample_kb):
+    settings, store, index = sample_kb
+    hanshan = store.find_account("Hanshan")
+    before = index.vector_search("Tetra Pak share", {hanshan}, k=3)
+    index.lexical.db.execute("UPDATE embedded SET vector = NULL")  # a ledger written before vectors were kept
+    assert index.lexical.scoped_vectors(index.collection_name, {hanshan}) is None
+    assert [c for c, _ in index.vector_search("Tetra Pak share", {hanshan}, k=3)] == [c for c, _ in before]
