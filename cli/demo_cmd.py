@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from cli.context import console, ctx, fail
 from knowledge.importers.profiles import ingest_dir
@@ -30,7 +31,7 @@ def command(name: str, help_text: str) -> Callable[[Callable[[dict, str], None]]
 def _help(state: dict, arg: str) -> None:
     console.print("Type a question as a rep would (e.g. [italic]who's the economic buyer at hanshan?[/]), or:")
     for name, (text, _) in sorted(COMMANDS.items()):
-        console.print(f"  [bold]{name}[/] - {text}", highlight=False)
+        console.print(f"  [bold]{name}[/] - {escape(text)}", highlight=False)
 
 
 @command("as", "as EMAIL: act as another person from people.yaml (access rules follow)")

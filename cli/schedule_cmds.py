@@ -9,6 +9,7 @@ import threading
 import typer
 from rich.table import Table
 
+from cli import demo_cmd
 from cli.context import console, ctx, err_console, fail, print_json
 
 
@@ -146,6 +147,17 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
         stop.wait()
     finally:
         handle.stop()
+
+
+# ------------------------------------------------------------------------------------------------ kam demo
+@demo_cmd.command("nudges", "nudges [YYYY-MM-DD]: what you would be nudged about that day (default today)")
+def _demo_nudges(state: dict, arg: str) -> None:
+    nudges(on=arg.strip() or None, for_email=state["user"], as_json=False)
+
+
+@demo_cmd.command("digest", "digest [YYYY-MM-DD]: your manager's digest, if you are a manager")
+def _demo_digest(state: dict, arg: str) -> None:
+    digest(manager=state["user"], on=arg.strip() or None, as_json=False)
 
 
 def register(app: typer.Typer) -> None:

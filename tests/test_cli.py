@@ -77,3 +77,16 @@ def test_demo_console_answers_typed_lines(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Hanshan Packaging Co." in result.stdout and "Tetra Pak" in result.stdout
     assert "not in your portfolio" in result.stdout  # alice does not own Northwind
+
+
+def test_demo_console_covers_ask_tiers_nudges_and_digest(tmp_path):
+    lines = ["help", "who is the decision maker at hanshan?", "and their suppliers?", "tiers review",
+             "nudges 2026-11-23", "as mia@example.com", "digest 2026-11-23", "quit"]
+    result = kam(tmp_path / "kam", "demo", input_text="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "tiers [explain ACCOUNT" in out  # help text is shown literally, not eaten as markup
+    assert "Li Wei" in out and "Tetra Pak" in out  # the answer, then the follow-up about the same account
+    assert "4 key, 4 strategic, 4 maintenance, 4 opportunity" in out
+    assert "nudges for 2026-11-23" in out and "stale" in out
+    assert "Digest for Mia Tanaka" in out and "ESCALATED" in out
