@@ -152,7 +152,9 @@ class LexicalIndex:
                        dimensions: list[str] | None = None) -> tuple[list[str], np.ndarray] | None:
         """Chunk ids and their vectors within the accounts (and dimensions); None when some vector is not kept."""
         ids = sorted(account_ids)
-        q = ("SELECT c.id, e.vector FROM chunks c JOIN embedded e ON e.chunk_id = c.id AND e.collection = ? "
+        # CROSS JOIN fixes the loop order (SQLite keeps it): the few chunks of these accounts by their index, then
+        # each one's vector by primary key. Left to itself the planner walked every vector of the collection.
+        q = ("SELECT c.id, e.vector FROM chunks c CROSS JOIN embedded e ON e.chunk_id = c.id AND e.collection = ? "
              f"WHERE c.account_id IN ({','.join('?' * len(ids))})")
         params: list[str] = [collection, *ids]
         if dimensions:
