@@ -265,3 +265,15 @@ def test_thread_safe_parallel_asks(kb):
 def test_windows(text, start, end):
     w = parse_window(text, TODAY)
     assert w is not None and (w.start, w.end) == (start, end)
+
+
+def test_a_typo_in_my_account_is_not_taken_for_someone_elses_exact_name():
+    from skills.ask.resolve import NameKey, NameTable, resolve
+
+    keys = [NameKey("nordic dairy farms cooperative", "mine", False), NameKey("nordic dairy", "theirs", False)]
+    keys.sort(key=lambda k: len(k.key), reverse=True)
+    table = NameTable((), keys, {"mine": "Nordic Dairy Farms Cooperative", "theirs": "Nordic Dairy"}, {})
+    typo = resolve("who decides at nordic dairy farms cooprative?", table, visible={"mine"})
+    assert (typo.visible, typo.hidden) == (["mine"], [])
+    theirs = resolve("who decides at nordic dairy?", table, visible={"mine"})  # really someone else's: refused
+    assert (theirs.visible, theirs.hidden) == ([], ["theirs"])

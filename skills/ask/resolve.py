@@ -173,6 +173,14 @@ def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolu
             target = res.visible if visible is None or aid in visible else res.hidden
             if aid not in target:
                 target.append(aid)
+        if res.hidden and not res.visible:
+            # Only someone else's account matched exactly, e.g. a typo in the rep's own "Bayfeld Pharma" whose
+            # "Pharma"-less core happens to be another account's name: the rep's own account, matched on the
+            # same words, wins over a refusal.
+            mine = Resolution()
+            _fuzzy(q, table, visible, mine)
+            if mine.visible and any(a < d and c < b for a, b in mine.spans for c, d in spans):
+                res = Resolution(spans=mine.spans, visible=mine.visible)
     if not res.all:
         for m in _NAME_PHRASE.finditer(question):
             phrase = next(g for g in m.groups() if g)
