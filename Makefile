@@ -22,5 +22,10 @@ test: install  ## everything CI runs: lint, fast and slow tests
 test-fast: install
 	$(BIN)/pytest
 
-bench: install
+bench: install  ## every benchmark (about 45 minutes on 2 cores); figures go to BENCHMARKS.md by hand
+	$(BIN)/python bench/ask_eval.py
+	$(BIN)/python bench/tiering.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/slack_http.py
+	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/ingest.py

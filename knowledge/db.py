@@ -63,6 +63,17 @@ class AccountRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class SourceFileRow(Base):
+    """A profile file as last loaded: its bytes' hash and the names it claims. A re-ingest skips parsing a file
+    whose bytes are unchanged and whose account still comes from it."""
+
+    __tablename__ = "source_files"
+    path: Mapped[str] = mapped_column(String(500), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(80))
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)  # the account name and aliases in the file
+
+
 class AccountMemberRow(Base):
     """Who is attached to an account (owner or team), by email or Slack id: the access rule's index."""
 

@@ -25,6 +25,7 @@ from knowledge.db import (
     MetricsRow,
     NoteRow,
     PersonRow,
+    SourceFileRow,
     YearlyRevenueRow,
     create_schema,
     make_engine,
@@ -123,6 +124,23 @@ class Store:
         if row is None:
             row = s.scalars(select(AccountRow).where(AccountRow.source == source)).first()
         return row
+
+    def unchanged_sources(self) -> dict[str, tuple[str, str, list[str]]]:
+        """path -> (sha256, account id, labels) for files whose account still comes from that file."""
+        with self.session() as s:
+            rows = s.execute(select(SourceFileRow.path, SourceFileRow.sha256, SourceFileRow.account_id,
+                                    SourceFileRow.labels)
+                             .join(AccountRow, (AccountRow.id == SourceFileRow.account_id)
+                                   & (AccountRow.source == SourceFileRow.path))).all()
+        return {r.path: (r.sha256, r.account_id, list(r.labels or [])) for r in rows}
+
+    def remember_source(self, path: str, sha256: str, account_id: str, labels: list[str]) -> None:
+        with self.session() as s:
+            row = s.get(SourceFileRow, path)
+            if row is None:
+                s.add(SourceFileRow(path=path, sha256=sha256, account_id=account_id, labels=labels))
+            else:
+                row.sha256, row.account_id, row.labels = sha256, account_id, labels
 
     def save_profile(
         self, profile: AccountProfile, source: str, *, keep_other_sources: bool = True

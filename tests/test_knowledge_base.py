@@ -151,3 +151,25 @@ def test_scoped_search_falls_back_to_chroma_without_kept_vectors(sample_kb):
     index.lexical.db.execute("UPDATE embedded SET vector = NULL")  # a ledger written before vectors were kept
     assert index.lexical.scoped_vectors(index.collection_name, {hanshan}) is None
     assert [c for c, _ in index.vector_search("Tetra Pak share", {hanshan}, k=3)] == [c for c, _ in before]
+
+
+def test_reingest_of_unchanged_files_and_a_new_file_claiming_an_unchanged_name(sample_kb, tmp_path):
+    settings, store, index = sample_kb
+    data = _copy_examples(tmp_path)
+    first = ingest_dir(store, data)  # from the copy: these paths are now the accounts' sources
+    again = ingest_dir(store, data)  # bytes unchanged: not parsed again, all unchanged
+    assert sorted(again.unchanged) == sorted(first.imported + first.unchanged) and not again.imported
+    assert not again.skipped
+    hanshan = store.find_account("Hanshan")
+    (data / "zz-copy.yaml").write_text((data / "hanshan-packaging.yaml").read_text())
+    clash = ingest_dir(store, data)
+    skipped = {Path(p).name: why for p, why in clash.skipped}
+    assert set(skipped) == {"zz-copy.yaml", "hanshan-packaging.yaml"}
+    assert "duplicate account name" in skipped["hanshan-packaging.yaml"]
+    assert store.load_profile(hanshan).account == "Hanshan Packaging Co."  # nothing stored was lost
+    (data / "zz-copy.yaml").unlink()
+    path = data / "hanshan-packaging.yaml"
+    path.write_text(path.read_text().replace("region: East China", "region: [unclosed"))
+    broken = ingest_dir(store, data)  # changed bytes are parsed again, and a bad edit is reported
+    assert [Path(p).name for p, _ in broken.skipped] == ["hanshan-packaging.yaml"]
+    assert "hanshan-packaging.yaml:" in broken.skipped[0][1]

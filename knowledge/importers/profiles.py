@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,8 +35,16 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
             report.skipped.append((str(people_path), str(exc)))
     files = profile_files(directory)
     loaded: list[LoadedProfile] = []
-    for path in files:  # phase 1: read and validate everything
+    digests: dict[Path, str] = {}
+    known_files = store.unchanged_sources()
+    same: list[tuple[Path, str, list[str]]] = []  # (path, account id, labels): bytes unchanged since last load
+    for path in files:  # phase 1: read and validate everything (files whose bytes did not change are not parsed)
         try:
+            digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            known = known_files.get(str(path.resolve()))
+            if known is not None and known[0] == digests[path]:
+                same.append((path, known[1], known[2]))
+                continue
             loaded.append(load_profile(path))
         except ProfileError as exc:
             report.skipped.append((str(path), str(exc)))
@@ -46,6 +55,9 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
     for item in loaded:
         for label in {item.profile.account, *item.profile.aliases}:
             claims.setdefault(name_key(label), []).append((label, item.path))
+    for path, _, labels in same:
+        for label in set(labels):
+            claims.setdefault(name_key(label), []).append((label, path))
     clashes: dict[Path, str] = {}
     for entries in claims.values():
         paths = sorted({p for _, p in entries})
@@ -60,6 +72,7 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
                 raise ProfileError(path, clashes[path].split(": ", 2)[2], field="account")
             account_id, changed = store.save_profile(profile, str(path.resolve()))
             (report.imported if changed else report.unchanged).append(account_id)
+            store.remember_source(str(path.resolve()), digests[path], account_id, [profile.account, *profile.aliases])
             owner = profile.owner.lower() if "@" in profile.owner else profile.owner
             if known and owner not in known:
                 report.warnings.append(f"{path}: owner {profile.owner!r} is not in people.yaml; only managers "
@@ -68,4 +81,9 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
             report.skipped.append((str(path), str(exc)))
         if progress:
             progress(i, len(loaded))
+    for path, account_id, _ in same:
+        if path in clashes:  # a new file claims this one's name: both wait for the user to decide
+            report.skipped.append((str(path), clashes[path]))
+        else:
+            report.unchanged.append(account_id)
     return report
