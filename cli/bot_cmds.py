@@ -38,6 +38,8 @@ def run(
     # verify and acknowledge Slack's requests run sooner, so acks stay fast while answers are computed.
     sys.setswitchinterval(settings.kam_gil_switch_ms / 1000)
     kb = KnowledgeBase(settings, c.store, c.index)
+    kb.index.embedder.embed(["warm up"])  # load the model and the engine now, not during the first rep's question
+    import skills.ask  # noqa: F401
     try:
         app = create_app(kb, settings)
     except Exception as exc:  # e.g. auth.test rejects the token
