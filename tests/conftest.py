@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +15,10 @@ from knowledge.importers.profiles import ingest_dir
 from knowledge.index import Index
 from knowledge.settings import Settings
 from knowledge.store import Store
+from tests.fakes.mock_slack import MockSlack
+
+if TYPE_CHECKING:
+    from tests.slack_harness import Bot
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "accounts"
@@ -81,3 +87,24 @@ def sample_kb(_sample_home: Path, tmp_path: Path, embedder: UseMultilingual):
     yield s, store, idx
     idx.close()
     store.engine.dispose()
+
+
+# ------------------------------------------------------------------ Slack: a running bot against mock Slack
+@pytest.fixture()
+def mock() -> Iterator[MockSlack]:
+    """A mock Slack Web API on 127.0.0.1 that knows the sample users (modules may define their own)."""
+    from tests.slack_harness import mock_users
+
+    with MockSlack(users=mock_users()) as m:
+        yield m
+
+
+@pytest.fixture()
+def bot(sample_kb, mock: MockSlack) -> Iterator[Bot]:  # noqa: ANN001
+    """The real bolt app behind its HTTP server on 127.0.0.1, over the sample accounts, talking to `mock`."""
+    from tests.slack_harness import bot_settings, start_bot
+
+    settings, store, index = sample_kb
+    b = start_bot(bot_settings(settings.kam_home, mock), store, index, mock)
+    yield b
+    b.stop()

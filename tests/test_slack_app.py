@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -20,7 +19,7 @@ from knowledge.db import NoteRow
 from knowledge.retrieval import hybrid_search
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
-from tests.slack_harness import ALICE, EMAIL_USER, SECRET, STRANGER, Bot, bot_settings, mock_users, start_bot
+from tests.slack_harness import ALICE, EMAIL_USER, SECRET, STRANGER, Bot, bot_settings, start_bot
 
 try:
     import skills.ask.engine  # noqa: F401
@@ -28,20 +27,6 @@ try:
 except ModuleNotFoundError:
     HAS_ASK = False
 needs_ask = pytest.mark.skipif(not HAS_ASK, reason="the Ask engine (issue 3) is not installed yet")
-
-
-@pytest.fixture()
-def mock() -> Iterator[MockSlack]:
-    with MockSlack(users=mock_users()) as m:
-        yield m
-
-
-@pytest.fixture()
-def bot(sample_kb, mock: MockSlack) -> Iterator[Bot]:  # noqa: ANN001
-    settings, store, index = sample_kb
-    b = start_bot(bot_settings(settings.kam_home, mock), store, index, mock)
-    yield b
-    b.stop()
 
 
 def posts(mock: MockSlack, channel: str | None = None) -> list[Any]:

@@ -13,21 +13,7 @@ from bot.front import Front, serve
 from bot.http import stop_waitress
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack
-from tests.slack_harness import ALICE, EMAIL_USER, SECRET, Bot, bot_settings, mock_users, start_bot
-
-
-@pytest.fixture()
-def mock() -> Iterator[MockSlack]:
-    with MockSlack(users=mock_users()) as m:
-        yield m
-
-
-@pytest.fixture()
-def bot(sample_kb, mock: MockSlack) -> Iterator[Bot]:  # noqa: ANN001
-    settings, store, index = sample_kb
-    b = start_bot(bot_settings(settings.kam_home, mock), store, index, mock)
-    yield b
-    b.stop()
+from tests.slack_harness import ALICE, EMAIL_USER, SECRET, Bot, bot_settings, start_bot
 
 
 class RunningFront:
