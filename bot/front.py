@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _is_event_callback, _reply, validate
+from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _reply, is_event_callback, validate
 
 log = logging.getLogger("kam.bot.front")
 
@@ -114,7 +114,7 @@ class Front:
         headers = {h: environ[key] for h in FORWARDED_HEADERS
                    if (key := "CONTENT_TYPE" if h == "Content-Type" else "HTTP_" + h.upper().replace("-", "_"))
                    in environ}
-        if _is_event_callback(environ, body):
+        if is_event_callback(environ, body):
             event_id = json.loads(body).get("event_id")
             if not event_id or self.seen.first(event_id):
                 with self._idle:

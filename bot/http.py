@@ -64,7 +64,7 @@ def body_error(content_type: str, body: bytes) -> str | None:
 BACKGROUND_EVENTS = frozenset({"app_mention", "message", "app_home_opened"})
 
 
-def _is_event_callback(environ: dict[str, Any], body: bytes) -> bool:
+def is_event_callback(environ: dict[str, Any], body: bytes) -> bool:
     """A JSON Events API delivery of a handled type (not url_verification, not a form: commands and actions
     need bolt's reply)."""
     if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
@@ -144,7 +144,7 @@ class SlackWSGI:
             status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)
         body = checked
-        if self.events_in_background and _is_event_callback(environ, body):
+        if self.events_in_background and is_event_callback(environ, body):
             # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the in-memory dedup, the
             # listener) runs in the listener pool, so this thread's work per event stays a signature check.
             request = BoltRequest(body=body.decode("utf-8"), headers=_headers(environ))
