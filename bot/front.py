@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import logging
 import os
 import queue
@@ -30,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _reply, is_event_callback, validate
+from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _reply, event_callback, validate
 
 log = logging.getLogger("kam.bot.front")
 
@@ -106,16 +105,17 @@ class Front:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True, "queued": self.queue.qsize()})
-        failure = validate(environ, self.verifier, path=EVENTS_PATH)
-        if isinstance(failure, tuple):
-            status, error, extra = failure
+        checked = validate(environ, self.verifier, path=EVENTS_PATH)
+        if isinstance(checked, tuple):
+            status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)
-        body: bytes = failure
+        body: bytes = checked
         headers = {h: environ[key] for h in FORWARDED_HEADERS
                    if (key := "CONTENT_TYPE" if h == "Content-Type" else "HTTP_" + h.upper().replace("-", "_"))
                    in environ}
-        if is_event_callback(environ, body):
-            event_id = json.loads(body).get("event_id")
+        delivery = event_callback(environ, body)
+        if delivery is not None:
+            event_id = delivery.get("event_id")
             if not event_id or self.seen.first(event_id):
                 with self._idle:
                     self._pending += 1

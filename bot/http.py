@@ -64,15 +64,16 @@ def body_error(content_type: str, body: bytes) -> str | None:
 BACKGROUND_EVENTS = frozenset({"app_mention", "message", "app_home_opened"})
 
 
-def is_event_callback(environ: dict[str, Any], body: bytes) -> bool:
-    """A JSON Events API delivery of a handled type (not url_verification, not a form: commands and actions
-    need bolt's reply)."""
+def event_callback(environ: dict[str, Any], body: bytes) -> dict[str, Any] | None:
+    """The parsed body if it is a JSON Events API delivery of a handled type (not url_verification, not a form:
+    commands and actions need bolt's reply); else None."""
     if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
-        return False
+        return None
     data = json.loads(body)
     event = data.get("event")
-    return (data.get("type") == "event_callback" and isinstance(event, dict)
-            and event.get("type") in BACKGROUND_EVENTS)
+    handled = (data.get("type") == "event_callback" and isinstance(event, dict)
+               and event.get("type") in BACKGROUND_EVENTS)
+    return data if handled else None
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -125,8 +126,7 @@ class SlackWSGI:
         self.app = app
         self.bolt = SlackRequestHandler(app, path)
         self.verifier = SignatureVerifier(signing_secret)
-        self.executor = executor
-        self.events_in_background = executor is not None
+        self.executor = executor  # set: handled events are dispatched there after the ack
 
     def _dispatch(self, request: BoltRequest) -> None:
         try:
@@ -144,7 +144,7 @@ class SlackWSGI:
             status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)
         body = checked
-        if self.events_in_background and is_event_callback(environ, body):
+        if self.executor is not None and event_callback(environ, body) is not None:
             # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the in-memory dedup, the
             # listener) runs in the listener pool, so this thread's work per event stays a signature check.
             request = BoltRequest(body=body.decode("utf-8"), headers=_headers(environ))
@@ -166,8 +166,8 @@ class BotServer:
                  threads: int = 16):
         from waitress.server import create_server
 
-        self.wsgi = SlackWSGI(app, signing_secret, executor=getattr(app, "kam_executor", None) and
-                              app.kam_executor.listeners)  # type: ignore[attr-defined]
+        workers = getattr(app, "kam_executor", None)  # bot.app.Workers, on apps made by create_app
+        self.wsgi = SlackWSGI(app, signing_secret, executor=workers.listeners if workers else None)
         self.server = create_server(self.wsgi, host=host, port=port, threads=max(1, threads), ident="kam-bot",
                                     backlog=1024, connection_limit=1000, clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None
