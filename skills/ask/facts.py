@@ -14,6 +14,7 @@ from knowledge.chunks import dimension_text, profile_chunks
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact
 from skills.ask.models import Source
 from skills.ask.phrases import (
+    ATTR_LABELS,
     DIM_LABELS,
     FIELD_LABELS,
     KIND_LABELS,
@@ -130,6 +131,55 @@ class AccountFacts:
         return Part([t(self.lang, "birthday", account=self.name, people=text)],
                     [self.contact_source(c) for c in people])
 
+    def contact_card(self, c: Contact) -> Part:
+        bits = [self.person(c)]
+        if c.role:
+            bits.append(label(ROLE_LABELS, self.lang, c.role))
+        if c.notes:
+            bits.append(c.notes)
+        return Part([t(self.lang, "item", account=self.name, line=" - ".join(bits))], [self.contact_source(c)])
+
+    def contact_attr(self, c: Contact, attr: str) -> Part:
+        """One attribute of a named contact; when it is not recorded, say so and show what is."""
+        value = getattr(c, attr, None)
+        if attr == "birthday" and value:
+            value = value.lstrip("-") if value.startswith("--") else value
+        lbl = label(ATTR_LABELS, self.lang, attr)
+        if value:
+            return Part([t(self.lang, "attr", person=f"**{c.name}**", label=lbl, value=value, account=self.name)],
+                        [self.contact_source(c)])
+        known = [f"{label(ATTR_LABELS, self.lang, a)} {getattr(c, a)}" for a in ("title", "email", "phone")
+                 if a != attr and getattr(c, a, None)]
+        lines = [t(self.lang, "attr_none", person=f"**{c.name}**", label=lbl, account=self.name)]
+        if known:
+            lines.append(t(self.lang, "attr_known", known="; ".join(known)))
+        return Part(lines, [self.contact_source(c)], known=False)
+
+    def by_title(self, wanted: set[str], ranks: set[str]) -> Part | None:
+        """Contacts whose job title carries the asked function words ("procurement head", "quality VP", "CEO")."""
+        from skills.ask.vocab import vocabulary
+
+        function = wanted - ranks
+        best: list[tuple[int, Contact]] = []
+        for c in self.p.contacts:
+            have = vocabulary().title_canon(c.title or "")
+            if function:
+                if not function & have:
+                    continue
+                score = 2 * len(function & have) + len(wanted & have & ranks)
+            else:  # only rank words asked ("the president"): the title must be just that
+                if not have or not have <= wanted:
+                    continue
+                score = len(have)
+            best.append((score, c))
+        if not best:
+            return None
+        top = max(s for s, _ in best)
+        people = [c for s, c in best if s == top]
+        return Part([t(self.lang, "item", account=self.name, line=" - ".join(
+            filter(None, [self.person(c), label(ROLE_LABELS, self.lang, c.role) if c.role else None])))
+            for c in people], [self.contact_source(c) for c in people])
+
     # ------------------------------------------------------------ fields and dimensions
     def field(self, path: str) -> Part:
         dim, _, name = path.partition(".")
@@ -171,14 +221,15 @@ class AccountFacts:
                 sources.append(self.src(dim, self.note_ids.get(id(n), f"{self.id}:notes"), n.date))
         return Part(lines, sources)
 
-    def named_items(self, question: str) -> Part | None:
-        """Suppliers, competitors, customers or contacts the question names ("what share does Siemens get")."""
+    def named_items(self, question: str, names: set[str] = frozenset()) -> Part | None:
+        """Suppliers, competitors, customers or contacts the question names ("what share does Siemens get");
+        `names`: stored item names grounded from a short form ("Toyota" for "Toyota Motor Thailand")."""
         q = question.casefold()
         lines, sources = [], []
         for dim in ("suppliers", "competitors", "downstream"):
             for item in getattr(self.p, dim).items:
                 key = item.name.casefold()
-                if len(key) >= 3 and re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", q) or (
+                if item.name in names or len(key) >= 3 and re.search(rf"(?<![\w]){re.escape(key)}(?![\w])", q) or (
                         re.search(r"[\u3400-\u9fff]", key) and key in q):
                     bits = [f"**{item.name}**"]
                     share = getattr(item, "share", None)

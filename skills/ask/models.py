@@ -16,6 +16,13 @@ class Source(BaseModel):
     id: str  # a chunk or record id the answer was built from
 
 
+class Quote(BaseModel):
+    """A sentence the answer quotes from a document, note or profile text, and where it comes from."""
+
+    text: str
+    source_id: str
+
+
 class Answer(BaseModel):
     answer: str  # Markdown-light text: **bold**, bullet lines, no HTML
     status: Literal["answered", "unknown", "denied"]
@@ -26,3 +33,4 @@ class Answer(BaseModel):
     fallback_reason: str | None = None  # set when the LLM path failed and the offline answer was used
     account_ids: list[str] = Field(default_factory=list)  # accounts the answer is about (for follow-ups, links)
     dropped_sources: list[str] = Field(default_factory=list)  # ids the LLM cited that no tool returned (removed)
+    evidence: list[Quote] = Field(default_factory=list)  # sentences quoted from documents / notes, with their source

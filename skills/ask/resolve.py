@@ -15,12 +15,16 @@ from sqlalchemy import func, select
 
 from knowledge.db import AccountRow, AliasRow
 from knowledge.store import Store
+from skills.ask.vocab import normalise
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+PROPER_ZIPF = 4.5  # a Capitalised word this rare, inside a question, is taken as the name it belongs to ("Disney")
+RARE_ZIPF = 3.5  # below this a word of a company name is a name, not an English word ("lauder" 2.9, "power" 5.5)
 _LATIN_WORD = re.compile(r"[0-9a-z\u00c0-\u024f][0-9a-z\u00c0-\u024f&'.\-]*")
 # legal forms and generic words that a rep leaves out ("Hanshan Packaging" for "Hanshan Packaging Co.")
-_LATIN_SUFFIXES = re.compile(r"(?:[\s,]+(?:co|co\.|inc|inc\.|ltd|ltd\.|llc|ag|gmbh|plc|s\.a\.|corp|corp\.|"
-                             r"corporation|company|group|holdings))+$")
+_LATIN_SUFFIXES = re.compile(r"(?:[\s,]+(?:co|co\.|inc|inc\.|incorporated|ltd|ltd\.|limited|llc|l\.l\.c\.|lp|l\.p\.|ag|"
+                             r"gmbh|plc|s\.a\.|sa|nv|n\.v\.|bv|corp|corp\.|corporation|company|companies|group|"
+                             r"holdings?|the))+$")
 _CJK_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "精细化工", "化工", "乳业", "制药", "电子",
                  "包装", "科技", "食品", "饮料", "物流")
 _CJK_PLACE = re.compile(r"^(?:北京|上海|天津|重庆|深圳|广州|杭州|苏州|南京|成都|四川|江苏|浙江|广东|山东|福建)")
@@ -58,6 +62,7 @@ class NameTable:
     keys: list[NameKey]
     names: dict[str, str]  # account id -> display name
     owners: dict[str, str]
+    proper: dict[str, str] = field(default_factory=dict)  # a name's word that names it when Capitalised ("Disney")
 
 
 _cache: dict[str, NameTable] = {}
@@ -65,8 +70,9 @@ _cache_lock = threading.Lock()
 
 
 def _cores(name: str) -> list[str]:
-    """Shorter forms a rep types: without legal suffixes; Chinese names without place prefix and industry word."""
-    key = " ".join(name.casefold().split())
+    """Shorter forms a rep types: without legal suffixes or a leading "The"; Chinese names without place prefix and
+    industry word; a rare word of a longer name ("Disney" for "Walt Disney Co", "Lauder" for "Estee Lauder")."""
+    key = normalise(name)
     out = []
     if _CJK.search(key):
         core = key
@@ -79,14 +85,31 @@ def _cores(name: str) -> list[str]:
         stripped = _CJK_PLACE.sub("", core)
         if stripped != core and len(stripped) >= 2:
             out.append(stripped)
+        if m := re.search(r"\(([^()]*[a-z][^()]*)\)", key):  # "汇川技术 (inovance)": the English name inside
+            out += [m.group(1).strip(), *_cores(m.group(1))]
+            bare = re.sub(r"\s*\([^()]*\)", "", key).strip()
+            if len(bare) >= 2:
+                out.append(bare)
     else:
-        core = _LATIN_SUFFIXES.sub("", key).strip(" ,")
+        key = re.sub(r"\s*\\[a-z]{2}\\$", "", key)  # EDGAR's state tag: "home health corp \\pa\\"
+        core = _LATIN_SUFFIXES.sub("", re.sub(r"^the\s+", "", key)).strip(" ,")
         if core != key and len(core) >= 4:
             out.append(core)
-        first = core.split()[0] if " " in core else ""
+        parts = core.split()
+        first = parts[0] if len(parts) > 1 else ""
         if len(first) >= 4 and first not in _GENERIC_FIRST_WORDS:  # "Orion" for "Orion Circuit Assemblies"
             out.append(first)
-    return out
+        for word in parts[1:]:
+            if len(word) >= 5 and rare_word(word):
+                out.append(word)
+    return [c for c in dict.fromkeys(out) if c and c not in QUESTION_WORDS]
+
+
+def rare_word(word: str, threshold: float = RARE_ZIPF) -> bool:
+    """A word too rare in English to be meant as a plain word ("lauder", "netapp"), by its Zipf frequency."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < threshold
 
 
 def name_table(store: Store) -> NameTable:
@@ -105,11 +128,11 @@ def name_table(store: Store) -> NameTable:
     full: dict[str, set[str]] = {}
     cores: dict[str, set[str]] = {}
     for aid, name, _owner in accounts:
-        full.setdefault(" ".join(name.casefold().split()), set()).add(aid)
+        full.setdefault(normalise(name), set()).add(aid)
         for c in _cores(name):
             cores.setdefault(c, set()).add(aid)
     for aid, alias in aliases:
-        full.setdefault(" ".join(alias.casefold().split()), set()).add(aid)
+        full.setdefault(normalise(alias), set()).add(aid)
         for c in _cores(alias):
             cores.setdefault(c, set()).add(aid)
     keys = [NameKey(k, next(iter(ids)), bool(_CJK.search(k))) for k, ids in full.items() if len(ids) == 1]
@@ -117,7 +140,13 @@ def name_table(store: Store) -> NameTable:
     keys += [NameKey(k, next(iter(ids)), bool(_CJK.search(k))) for k, ids in cores.items()
              if len(ids) == 1 and k not in full]
     keys.sort(key=lambda k: len(k.key), reverse=True)  # longest first: "acme industrial inc." before "acme"
-    table = NameTable(fp, keys, {a: n for a, n, _ in accounts}, {a: o for a, _, o in accounts})
+    words: dict[str, set[str]] = {}
+    for aid, name, _owner in accounts:
+        for word in re.findall(r"[a-z][a-z'\-]{4,}", normalise(name)):
+            if word not in QUESTION_WORDS and word not in _GENERIC_FIRST_WORDS and rare_word(word, PROPER_ZIPF):
+                words.setdefault(word, set()).add(aid)
+    proper = {w: next(iter(ids)) for w, ids in words.items() if len(ids) == 1 and w not in full and w not in cores}
+    table = NameTable(fp, keys, {a: n for a, n, _ in accounts}, {a: o for a, _, o in accounts}, proper)
     with _cache_lock:
         _cache[cache_key] = table
     return table
@@ -151,7 +180,7 @@ _NAME_PHRASE = re.compile(
 
 def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolution:
     """Accounts named in the question. `visible=None`: the asker sees everything."""
-    q = question.casefold()
+    q = normalise(question)
     found: list[tuple[int, str]] = []
     spans: list[tuple[int, int]] = []
     for nk in table.keys:  # exact names, longest first, non-overlapping, whole words for latin names
@@ -165,6 +194,12 @@ def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolu
                 found.append((start, nk.account_id))
                 break
             start = q.find(nk.key, start + 1)
+    if not found:
+        for m in re.finditer(r"(?<![\w])([A-Z][a-z'\-]{4,})(?![\w])", question):
+            aid = table.proper.get(m.group(1).casefold().removesuffix("'s"))
+            if aid and _free(spans, m.start(), m.end()):
+                spans.append((m.start(), m.end()))
+                found.append((m.start(), aid))
     res = Resolution(spans=spans)
     if not found:
         _fuzzy(q, table, visible, res)

@@ -1,0 +1,189 @@
+"""Evidence from everything an account holds: the one or two sentences (or table lines) of its documents, notes
+and profile text that answer a question, chosen by meaning, shared words and the kind of answer expected.
+
+Retrieval is the hybrid search (vector + lexical) over the account, first in the dimension the question is about,
+then anywhere; its chunks are cut into sentences and lines, which are scored against the question. Filings'
+flattened tables put a name and its title on consecutive lines, so short lines are also scored joined to the line
+before them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.kb import KnowledgeBase
+from knowledge.lexical import query_tokens
+from knowledge.retrieval import Hit, hybrid_search
+from skills.ask.understand import Query
+from skills.ask.vocab import vocabulary
+
+MAX_CANDIDATES = 48  # sentences embedded per question (~45 ms for 40 with the offline model)
+MAX_QUOTE = 360  # characters of one quoted sentence
+MIN_SCORE = 0.42  # below this nothing on file answers the question (measured on the evaluation's dev split)
+SECOND_WITHIN = 0.08  # a second sentence is quoted when it scores this close to the best
+STRONG_SCORE = 0.6  # a sentence quoted beside a structured answer must fit the question's own words this well
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+(?=[A-Z0-9\u3400-\u9fff(\"“])")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%|\bpercent\b|百分之")
+_NUMBER = re.compile(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+(?:\.\d+)?\s*(?:million|billion|thousand)\b|\b\d{2,}\b")
+_DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b|\b(?:january|february|march|april|may|june|july|august|"
+                   r"september|october|november|december)\s+\d{1,2}\b", re.I)
+_PERSON = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z]+|[A-Z]\.))*\s+[A-Z][a-zA-Z'\-]+\b")
+_NOT_NAME = frozenset(
+    "chief executive officer president vice senior director chairman board company financial operating "
+    "technology officers executive general manager treasurer secretary counsel controller human resources the "
+    "of and our in on for since from as group corporate inc corp north south east west new united states".split())
+_COMPANY_LIST = re.compile(r"(?:[A-Z][\w&.\-]+(?:\s+[A-Z][\w&.\-]+)*\s*,\s*){2,}|such as [A-Z]|including [A-Z]")
+
+
+@dataclass
+class Evidence:
+    text: str
+    hit: Hit
+    score: float
+
+
+def _header_free(hit: Hit) -> str:
+    """The chunk without its "Account - title" first line (documents) or "Account - note (...):" prefix."""
+    if hit.kind == "document":
+        return hit.text.split("\n", 1)[1] if "\n" in hit.text else hit.text
+    if hit.kind in ("note", "interaction", "contact"):
+        return hit.text.split(": ", 1)[1] if ": " in hit.text else hit.text
+    return hit.text.split("\n", 1)[1] if "\n" in hit.text else hit.text
+
+
+def _candidates(hits: list[Hit]) -> list[tuple[str, Hit]]:
+    out: list[tuple[str, Hit]] = []
+    seen: set[str] = set()
+    for hit in hits:
+        lines = [line.strip(" -•\t") for line in _header_free(hit).split("\n")]
+        lines = [line for line in lines if line]
+        for i, line in enumerate(lines):
+            pieces = _SENTENCE.split(line) if len(line) > 200 else [line]
+            for piece in pieces:
+                piece = piece.strip()
+                if len(piece) >= 12 and piece not in seen:
+                    seen.add(piece)
+                    out.append((piece, hit))
+            prev = lines[i - 1] if i else ""
+            # a table row split into cells: name then title, never a title then the next row's name
+            if len(line) < 80 and 0 < len(prev) < 80 and (_has_person(prev) or not _has_person(line)):
+                joined = f"{prev} — {line}"
+                if joined not in seen:
+                    seen.add(joined)
+                    out.append((joined, hit))
+    return out
+
+
+def _has_person(text: str) -> bool:
+    """A person's name: capitalised words that are not title or company words ("Joe Caldarelli", not "Chief
+    Executive")."""
+    for m in _PERSON.finditer(text):
+        words = [w.strip(".").casefold() for w in m.group().split()]
+        if not any(w in _NOT_NAME for w in words if len(w) > 1):
+            return True
+    return False
+
+
+def _root(word: str) -> str:
+    """A rough word root for overlap counting ("headquartered" ~ "headquarters", "competitors" ~ "competition")."""
+    for suffix in ("itions", "ition", "itors", "itor", "ing", "ers", "ed", "er", "es", "s"):
+        if len(word) > len(suffix) + 4 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _roots(text: str) -> set[str]:
+    return {_root(w) for w in query_tokens(text)}
+
+
+def _proper_names(text: str) -> int:
+    """Capitalised words after the first one: how many names a sentence carries."""
+    tokens = re.findall(r"[A-Za-z][\w&'.\-]*", text)[1:]
+    return sum(1 for w in tokens if w[0].isupper() and w.casefold() not in _COMMON_CAPITALISED)
+
+
+_COMMON_CAPITALISED = frozenset("the company our we it its in on of and a an this these those such as for i "
+                                "inc inc. corp co ltd llc".split())
+
+
+def _type_bonus(q: Query, text: str) -> float:
+    """How well a sentence has the shape of the expected answer (a person with the asked title, a percentage)."""
+    kind = q.answer_type
+    bonus = 0.0
+    if kind == "percent":
+        bonus += 0.25 if _PERCENT.search(text) else -0.1
+    elif kind == "number":
+        bonus += 0.15 if _NUMBER.search(text) else -0.1
+    elif kind == "date" and _DATE.search(text):
+        bonus += 0.15
+    elif kind == "person":
+        if not _has_person(text):
+            return -0.3  # a title with no name in it does not say who
+        bonus += 0.1
+    elif kind == "companies":
+        names = _proper_names(text)
+        bonus += min(names, 6) * 0.05 - (0.1 if names < 2 else 0.0)
+    if q.titles:
+        found = vocabulary().title_canon(text)
+        wanted = q.titles - vocabulary().title_ranks or q.titles
+        if wanted and wanted <= found:
+            bonus += 0.3
+    return bonus
+
+
+def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: list[str] | None = None,
+         k: int = 10, min_score: float = MIN_SCORE) -> tuple[list[Evidence], list[Hit]]:
+    """The best sentence(s) and the hits they came from; ([], hits) when nothing scores well enough."""
+    hits: list[Hit] = []
+    if dimensions:
+        hits += hybrid_search(kb.index, q.search_text, accounts, k=k, dimensions=dimensions)
+    seen = {h.chunk_id for h in hits}
+    hits += [h for h in hybrid_search(kb.index, q.search_text, accounts, k=k) if h.chunk_id not in seen]
+    names = {w for h in hits[:1] for w in _roots(h.account)}  # the account's own name is in every sentence's context
+    asked = _roots(q.text) - names
+    expanded = _roots(q.search_text) - asked - names
+    candidates = _candidates(hits)
+    if len(candidates) > MAX_CANDIDATES:  # keep the lines sharing most words with the question, in hit order
+        keyed = sorted(enumerate(candidates), key=lambda ic: (-len((asked | expanded) & _roots(ic[1][0])), ic[0]))
+        candidates = [c for _, c in sorted(keyed[:MAX_CANDIDATES])]
+    if not candidates:
+        return [], hits
+    embedder = kb.index.embedder
+    vectors = embedder.embed([text for text, _ in candidates])
+    sims = vectors @ embedder.embed([q.search_text])[0]
+    extra = q.search_text[len(q.text):].strip()
+    if extra:  # the concept's English words alone: what a Chinese question about an English filing means
+        sims = np.maximum(sims, vectors @ embedder.embed([extra])[0])
+    ranks = {h.chunk_id: i for i, h in enumerate(hits)}
+    scored = []
+    for (text, hit), sim in zip(candidates, sims, strict=True):
+        toks = _roots(text)
+        cjk = bool(_CJK.search(text))
+        own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
+        overlap = (len(own & toks) + 0.75 * len(expanded & toks)) / max(2, len(own))
+        score = 0.6 * float(sim) + 0.5 * overlap + _type_bonus(q, text) - 0.01 * ranks[hit.chunk_id]
+        scored.append(Evidence(_trim(text), hit, score))
+    scored.sort(key=lambda e: e.score, reverse=True)
+    best = scored[0]
+    if best.score < min_score:
+        return [], hits
+    chosen = [best]
+    second = next((e for e in scored[1:] if e.text not in best.text and best.text not in e.text), None)
+    if second and second.score >= best.score - SECOND_WITHIN and second.score >= min_score:
+        chosen.append(second)
+    return chosen, hits
+
+
+def _trim(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1].rsplit(" ", 1)[0] + "…"
+
+
+def best_vector_gap(hits: list[Hit]) -> float:
+    """How far the top vector hit stands apart from the next (a flat ranking means nothing fits)."""
+    scores = sorted((h.vector_score or 0.0 for h in hits if h.vector_rank), reverse=True)
+    return float(np.diff(scores[:2])[0] * -1) if len(scores) >= 2 else (scores[0] if scores else 0.0)
