@@ -47,7 +47,7 @@ EXAMPLES = ROOT / "examples" / "accounts"
 HELDOUT = ROOT / "tests" / "eval" / "heldout"
 SHARED = Path(__import__("os").environ.get("KAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 TODAY = dt.date(2026, 11, 23)
-SETS = ("dev", "filings-dev", "heldout", "filings")
+SETS = ("dev", "dev-extra", "filings-dev", "heldout", "filings")
 FILINGS_DEV = ROOT / "tests" / "eval" / "filings_dev"
 
 
@@ -171,6 +171,8 @@ def set_paths(name: str) -> tuple[Path, Path, list[tuple[Path, str | None]]]:
     """(questions, profiles directory, filings) of a named set."""
     if name == "dev":
         return QUESTIONS, EXAMPLES, []
+    if name == "dev-extra":  # a second development set over the same samples, written by another hand
+        return QUESTIONS.with_name("dev_extra.yaml"), EXAMPLES, []
     if name == "heldout":
         return HELDOUT / "questions.yaml", HELDOUT / "accounts", []
     base = FILINGS_DEV if name == "filings-dev" else HELDOUT / "filings"

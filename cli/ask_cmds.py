@@ -13,7 +13,7 @@ from skills.ask.models import Answer
 
 
 def answer_json(answer: Answer) -> dict:
-    """The `--json` contract: exactly these fields."""
+    """The `--json` contract: these fields (new ones are added, none renamed)."""
     return {
         "answer": answer.answer,
         "status": answer.status,
@@ -22,6 +22,8 @@ def answer_json(answer: Answer) -> dict:
                      "updated": s.updated.isoformat() if s.updated else None, "owner": s.owner, "id": s.id}
                     for s in answer.sources],
         "path": answer.path,
+        "fallback_reason": answer.fallback_reason,  # why the configured LLM was not used; null otherwise
+        "evidence": [{"text": q.text, "source_id": q.source_id} for q in answer.evidence],
     }
 
 

@@ -15,7 +15,8 @@ def test_kam_ask_json_contract(tmp_path):
               "--today", "2026-11-23")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"answer", "status", "language", "sources", "path"}
+    assert set(data) == {"answer", "status", "language", "sources", "path", "fallback_reason", "evidence"}
+    assert data["fallback_reason"] is None and data["evidence"] == []  # no LLM configured; structured fields
     assert data["status"] == "answered" and data["language"] == "en" and data["path"] == "offline"
     assert "Li Wei" in data["answer"]
     src = data["sources"][0]

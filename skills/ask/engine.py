@@ -42,6 +42,7 @@ from skills.ask.vocab import vocabulary
 MAX_LIST = 25  # lines in a portfolio answer before "... and N more"
 MAX_ACCOUNTS = 3  # accounts answered in one question ("compare Hanshan and Jiangnan")
 _FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|same for|also|ok,? and|那|那么|还有|再看)", re.I)
+TEXT_KINDS = ("document", "note", "interaction")  # where an empty field's answer may still be written
 # concepts whose answer may be in the account's documents, and the dimension to look in first
 DOC_DIMENSIONS = {"topic:ceo": "organisation", "topic:cfo": "organisation", "topic:executives": "organisation",
                   "topic:employees": "organisation", "topic:headquarters": "background",
@@ -122,14 +123,16 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
     if q.offtopic and not accounts:
         return Answer(answer=t(lang, "offtopic"), status="unknown", language=lang), trace
     if g.unknown and not accounts:
-        key = "no_person_any" if _about_person(q) else "unknown_name"
+        key = "no_person_any" if _about_person(q) and not g.unknown_is_place else "unknown_name"
         return Answer(answer=t(lang, key, name=g.unknown), status="unknown", language=lang), trace
+    kinds = [] if q.from_examples and (g.items or _FOLLOW_UP.search(question)) else list(q.concepts)
+    refers_back = bool(PRONOUNS.search(question) or _FOLLOW_UP.search(question))
+    if not accounts and memory_accounts and not grounded_other and refers_back and not q.portfolio_cue:
+        accounts = memory_accounts  # "and how many employees do they have?"
     if not accounts and _is_portfolio(q, g):
         trace.portfolio = "query"
         return _portfolio(kb, q, g, visible, lang, today, trace), trace
-    kinds = [] if q.from_examples and (g.items or _FOLLOW_UP.search(question)) else list(q.concepts)
-    refers_back = bool(PRONOUNS.search(question) or _FOLLOW_UP.search(question))
-    if not accounts and memory_accounts and not grounded_other and (kinds or refers_back):
+    if not accounts and memory_accounts and not grounded_other and kinds:
         accounts = memory_accounts
     if g.accounts and not kinds and memory.intents and (_FOLLOW_UP.search(question) or not q.leftover):
         kinds = list(memory.intents)  # "and Jiangnan?" / "what about Acme?": the same question about another account
@@ -145,7 +148,8 @@ def _about_person(q: Query) -> bool:
 
 
 def _is_portfolio(q: Query, g: Grounding) -> bool:
-    return bool(q.portfolio_cue or q.filters - {"missing"} or q.tier or q.sort or q.count or g.items or g.places
+    return bool(q.portfolio_cue or q.filters - {"missing"} or q.tier or q.sort or q.count or g.items
+                or (g.places and not q.concepts)
                 or (q.window and (q.has("key_dates") or q.has("birthday"))))
 
 
@@ -192,8 +196,9 @@ def _clean_kinds(kinds: list[str], has_items: bool) -> list[str]:
 
 
 def _evidence_part(kb: KnowledgeBase, q: Query, aid: str, fx: AccountFacts, dims: list[str] | None,
-                   trace: Trace, lead: str | None = None, strong: bool = False) -> Part | None:
-    found, hits = ev.find(kb, q, {aid}, dims, min_score=ev.STRONG_SCORE if strong else ev.MIN_SCORE)
+                   trace: Trace, lead: str | None = None, strong: bool = False,
+                   kinds: tuple[str, ...] | None = None) -> Part | None:
+    found, hits = ev.find(kb, q, {aid}, dims, min_score=ev.STRONG_SCORE if strong else ev.MIN_SCORE, kinds=kinds)
     trace.hybrid += [h.chunk_id for h in hits if h.chunk_id not in trace.hybrid]
     if not found:
         return None
@@ -233,11 +238,15 @@ def _single(kb: KnowledgeBase, q: Query, g: Grounding, accounts: list[str], kind
         wanted = _clean_kinds(kinds, items is not None)
         parts: list[Part] = []
         attrs = [k[5:] for k in wanted if k.startswith("attr:")] + (["birthday"] if "birthday" in wanted else [])
+        ranks = vocabulary().title_ranks
+        if attrs and not named and q.titles - ranks:  # "email for the plant manager?"
+            named = fx.titled(q.titles, ranks)
+        unknown_person = g.unknown or (q.leftover_name if attrs and not named else None)
         if named and attrs:
             parts += [fx.contact_attr(c, a) for c in named for a in attrs]
             wanted = [k for k in wanted if not k.startswith("attr:") and k != "birthday"]
-        elif attrs and g.unknown:  # a person asked by a name that is not a contact here: never someone else's data
-            parts.append(Part([t(lang, "no_person", name=g.unknown, account=fx.name)], [], known=False))
+        elif attrs and unknown_person:  # a person asked by a name that is no contact here: never someone else's data
+            parts.append(Part([t(lang, "no_person", name=unknown_person, account=fx.name)], [], known=False))
             wanted = []
         elif attrs and any(k.startswith("topic:") for k in wanted):
             # "the CEO's birthday": documents may name the person, but only contacts have birthdays and emails
@@ -263,7 +272,7 @@ def _single(kb: KnowledgeBase, q: Query, g: Grounding, accounts: list[str], kind
             if part is not None and not part.known and kind in DOC_DIMENSIONS:
                 # the field is empty: the account's documents and notes may still say it
                 better = _evidence_part(kb, q, aid, fx, [DOC_DIMENSIONS[kind]], trace,
-                                        lead=t(lang, "not_in_fields", account=fx.name))
+                                        lead=t(lang, "not_in_fields", account=fx.name), kinds=TEXT_KINDS)
                 part = better or part
             if part is None and kind.startswith("topic:"):
                 part = _evidence_part(kb, q, aid, fx, [DOC_DIMENSIONS[kind]], trace) or Part(
@@ -323,8 +332,9 @@ def _by_title(fx: AccountFacts, q: Query, wanted: list[str]) -> Part | None:
     ranks = vocabulary().title_ranks
     if any(k.startswith("role:") for k in wanted):
         return None  # a role asked by name ("the economic buyer") is answered from roles, not from job titles
-    if not q.titles - ranks or not (q.answer_type == "person" or any(k.startswith("topic:") for k in wanted)):
-        return None
+    asks_person = q.answer_type == "person" or any(k.startswith("topic:") for k in wanted)
+    if not q.titles - ranks or not (asks_person or not [k for k in wanted if k != "contacts"]):
+        return None  # "coo at pacrim?": a title alone asks for the person
     return fx.by_title(q.titles, ranks)
 
 

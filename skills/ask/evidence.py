@@ -10,9 +10,12 @@ before them.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+import snowballstemmer
 
 from knowledge.kb import KnowledgeBase
 from knowledge.lexical import query_tokens
@@ -20,7 +23,8 @@ from knowledge.retrieval import Hit, hybrid_search
 from skills.ask.understand import Query
 from skills.ask.vocab import vocabulary
 
-MAX_CANDIDATES = 48  # sentences embedded per question (~45 ms for 40 with the offline model)
+MAX_CANDIDATES = 24  # sentences embedded per question (~45 ms for 40 with the offline model)
+EMBED_CHARS = 200  # of each sentence: the model's cost grows with length, the meaning is in the start
 MAX_QUOTE = 360  # characters of one quoted sentence
 MIN_SCORE = 0.42  # below this nothing on file answers the question (measured on the evaluation's dev split)
 SECOND_WITHIN = 0.08  # a second sentence is quoted when it scores this close to the best
@@ -60,7 +64,7 @@ def _candidates(hits: list[Hit]) -> list[tuple[str, Hit]]:
     seen: set[str] = set()
     for hit in hits:
         lines = [line.strip(" -•\t") for line in _header_free(hit).split("\n")]
-        lines = [line for line in lines if line]
+        lines = [line for line in lines if line and not _shouting(line)]
         for i, line in enumerate(lines):
             pieces = _SENTENCE.split(line) if len(line) > 200 else [line]
             for piece in pieces:
@@ -88,16 +92,25 @@ def _has_person(text: str) -> bool:
     return False
 
 
-def _root(word: str) -> str:
-    """A rough word root for overlap counting ("headquartered" ~ "headquarters", "competitors" ~ "competition")."""
-    for suffix in ("itions", "ition", "itors", "itor", "ing", "ers", "ed", "er", "es", "s"):
-        if len(word) > len(suffix) + 4 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+_stemmer = snowballstemmer.stemmer("english")
+_stem_lock = threading.Lock()  # the generated stemmer keeps state between calls
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    with _stem_lock:
+        return _stemmer.stemWord(word)
 
 
 def _roots(text: str) -> set[str]:
-    return {_root(w) for w in query_tokens(text)}
+    """Word stems, so that "headquartered" meets "headquarters" and "employed" meets "employees"."""
+    return {_stem(w) for w in query_tokens(text)}
+
+
+def _shouting(line: str) -> bool:
+    """An ALL-CAPS line: a heading or a risk factor's title, never the sentence that answers."""
+    letters = [c for c in line if c.isalpha() and c.isascii()]
+    return len(letters) > 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8
 
 
 def _proper_names(text: str) -> int:
@@ -136,32 +149,37 @@ def _type_bonus(q: Query, text: str) -> float:
 
 
 def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: list[str] | None = None,
-         k: int = 10, min_score: float = MIN_SCORE) -> tuple[list[Evidence], list[Hit]]:
-    """The best sentence(s) and the hits they came from; ([], hits) when nothing scores well enough."""
+         k: int = 10, min_score: float = MIN_SCORE, kinds: tuple[str, ...] | None = None,
+         ) -> tuple[list[Evidence], list[Hit]]:
+    """The best sentence(s) and the hits they came from; ([], hits) when nothing scores well enough.
+    `kinds`: only chunks of these kinds (documents and notes when the profile's own field is empty)."""
     hits: list[Hit] = []
     if dimensions:
         hits += hybrid_search(kb.index, q.search_text, accounts, k=k, dimensions=dimensions)
     seen = {h.chunk_id for h in hits}
     hits += [h for h in hybrid_search(kb.index, q.search_text, accounts, k=k) if h.chunk_id not in seen]
+    if kinds:
+        hits = [h for h in hits if h.kind in kinds]
     names = {w for h in hits[:1] for w in _roots(h.account)}  # the account's own name is in every sentence's context
     asked = _roots(q.text) - names
     expanded = _roots(q.search_text) - asked - names
     candidates = _candidates(hits)
+    roots = [_roots(text) for text, _ in candidates]
     if len(candidates) > MAX_CANDIDATES:  # keep the lines sharing most words with the question, in hit order
-        keyed = sorted(enumerate(candidates), key=lambda ic: (-len((asked | expanded) & _roots(ic[1][0])), ic[0]))
-        candidates = [c for _, c in sorted(keyed[:MAX_CANDIDATES])]
+        keyed = sorted(range(len(candidates)), key=lambda i: (-len((asked | expanded) & roots[i]), i))
+        keep = sorted(keyed[:MAX_CANDIDATES])
+        candidates, roots = [candidates[i] for i in keep], [roots[i] for i in keep]
     if not candidates:
         return [], hits
     embedder = kb.index.embedder
-    vectors = embedder.embed([text for text, _ in candidates])
+    vectors = embedder.embed([text[:EMBED_CHARS] for text, _ in candidates])
     sims = vectors @ embedder.embed([q.search_text])[0]
     extra = q.search_text[len(q.text):].strip()
     if extra:  # the concept's English words alone: what a Chinese question about an English filing means
         sims = np.maximum(sims, vectors @ embedder.embed([extra])[0])
     ranks = {h.chunk_id: i for i, h in enumerate(hits)}
     scored = []
-    for (text, hit), sim in zip(candidates, sims, strict=True):
-        toks = _roots(text)
+    for (text, hit), sim, toks in zip(candidates, sims, roots, strict=True):
         cjk = bool(_CJK.search(text))
         own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
         overlap = (len(own & toks) + 0.75 * len(expanded & toks)) / max(2, len(own))

@@ -157,6 +157,15 @@ class AccountFacts:
 
     def by_title(self, wanted: set[str], ranks: set[str]) -> Part | None:
         """Contacts whose job title carries the asked function words ("procurement head", "quality VP", "CEO")."""
+        people = self.titled(wanted, ranks)
+        if not people:
+            return None
+        return Part([t(self.lang, "item", account=self.name, line=" - ".join(
+            filter(None, [self.person(c), label(ROLE_LABELS, self.lang, c.role) if c.role else None])))
+            for c in people], [self.contact_source(c) for c in people])
+
+    def titled(self, wanted: set[str], ranks: set[str]) -> list[Contact]:
+        """The contacts whose titles fit the asked title words best (none when nothing fits)."""
         from skills.ask.vocab import vocabulary
 
         function = wanted - ranks
@@ -173,12 +182,9 @@ class AccountFacts:
                 score = len(have)
             best.append((score, c))
         if not best:
-            return None
+            return []
         top = max(s for s, _ in best)
-        people = [c for s, c in best if s == top]
-        return Part([t(self.lang, "item", account=self.name, line=" - ".join(
-            filter(None, [self.person(c), label(ROLE_LABELS, self.lang, c.role) if c.role else None])))
-            for c in people], [self.contact_source(c) for c in people])
+        return [c for s, c in best if s == top]
 
     # ------------------------------------------------------------ fields and dimensions
     def field(self, path: str) -> Part:

@@ -56,7 +56,7 @@ ATTR_LABELS = {
 }
 TIER_LABELS = {
     "en": {"key": "key", "strategic": "strategic", "maintenance": "maintenance", "opportunity": "opportunity"},
-    "zh": {"key": "重点", "strategic": "战略发展", "maintenance": "维持", "opportunity": "机会"},
+    "zh": {"key": "关键客户", "strategic": "主要开发客户", "maintenance": "运维客户", "opportunity": "机会客户"},
 }
 
 _T = {
@@ -177,7 +177,7 @@ _T = {
         "dates_other": "{account}没有记录{kind}日期；其他关键日期：",
         "last_contact": "与{account}的最近一次联系：{line}。",
         "last_contact_none": "没有与{account}联系的记录。",
-        "tier": "{account}是{tier}客户。",
+        "tier": "{account}是{tier}。",
         "tier_none": "客户分级尚未计算（请运行 `kam tiers review`），{account}暂无分级。",
         "notes": "{account}的最新备注：",
         "notes_none": "{account}没有备注。",
@@ -189,9 +189,9 @@ _T = {
         "search_none": "在{account}的档案中找不到相关信息。",
         "search_none_any": "在你的客户中找不到相关信息。",
         "nearest": "最接近的已知信息：",
-        "p_tier": "你的{tier}客户（{n} 个）：",
-        "p_tier_none": "你目前没有{tier}客户。",
-        "p_tiers_missing": "客户分级尚未计算（请运行 `kam tiers review`），无法列出{tier}客户。",
+        "p_tier": "你的{tier}（{n} 个）：",
+        "p_tier_none": "你目前没有{tier}。",
+        "p_tiers_missing": "客户分级尚未计算（请运行 `kam tiers review`），无法列出{tier}。",
         "p_list": "你的客户（{n} 个）：",
         "p_renewals": "{label}的续约（{n} 个）：",
         "p_renewals_none": "你的客户中{label}没有续约。",

@@ -132,7 +132,8 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
             values = dict(s.execute(select(AccountRow.id, column).where(AccountRow.id.in_(list(keep)))).all())
         keep = {a for a in keep if word in (values.get(a) or "").casefold()}
         conditions.append(("cond_place", {"word": word}))
-    roles = next((ROLE_CONCEPTS[c] for c in q.concepts if c in ROLE_CONCEPTS), None)
+    # "no econ buyer or DM": accounts lacking every role named
+    roles = tuple(dict.fromkeys(r for c in q.concepts if c in ROLE_CONCEPTS for r in ROLE_CONCEPTS[c])) or None
     if "missing" in q.filters and (roles or q.has("contacts")):
         have = _roles(store, keep)
         if roles:

@@ -20,8 +20,13 @@ from skills.ask.vocab import Match, Neighbour, examples_for, find_terms, normali
 KNN_ALONE = 0.55  # the nearest example's labels are taken when the vocabulary found nothing (cosine, USE-m3)
 KNN_SURE = 0.80  # ... and added to what the vocabulary found when the example is this close
 OFFTOPIC_BELOW = 0.42  # nothing recognised and no example this close: not a question about accounts
+FUNCTION_WORDS = frozenset(
+    "who whos whom whose what whats when where which why how is are was were be been the a an at of for with about "
+    "and or but do does did can could should would will to in on from by this that these those any all some me i "
+    "we us my our their them they it its you your he she his her him there here then than so just also too very "
+    "please pls thanks ok hi hey yes no not".split())
 _FUNCTION_CJK = re.compile(r"[的是谁吗呢么有在和与了哪什怎我们他她它这那些个吧啊呀多少几]")
-PERSON_WORDS = re.compile(r"^\s*(?:who|whom|whose)\b|\bwho (?:is|are|was)\b|谁|哪位")
+PERSON_WORDS = re.compile(r"^\s*(?:who|whom|whose|whos)\b|\bwho (?:is|are|was)\b|谁|哪位")
 PERCENT_WORDS = re.compile(r"\bpercent|percentage|\bshare\b|\bproportion|\bhow much of\b|%|百分|比例|占比|份额")
 COUNT_WORDS = re.compile(r"\bhow many\b|\bnumber of\b|多少个|多少名|几个|几名")
 NUMBER_WORDS = re.compile(r"\bhow (?:many|much|big|large)\b|\bnumber of\b|多少|几")
@@ -34,6 +39,7 @@ class Query:
     concepts: list[str] = field(default_factory=list)  # vocab/example labels, most specific first
     from_examples: bool = False  # the concepts came from the nearest example alone (no vocabulary term matched)
     leftover: set[str] = field(default_factory=set)  # content words no name or vocabulary term explains
+    leftover_name: str | None = None  # those words when they look like a person's name ("wang fang", "王小明")
     portfolio_cue: bool = False  # words that make it about many accounts ("my accounts", "which", "rank")
     tier: str | None = None
     window: Window | None = None
@@ -77,9 +83,11 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
     tiers = [m for m in matches if m.label.startswith("tier=")]
     query.concepts = list(dict.fromkeys(m.label for m in concept_matches))
     rest = masked
-    for m in sorted(matches, key=lambda m: m.start, reverse=True):
+    others = find_terms(masked, vocab.title_terms + vocab.filter_terms + vocab.portfolio_terms, tokens)
+    for m in sorted(matches + others, key=lambda m: m.start, reverse=True):
         rest = rest[:m.start] + " " + rest[m.end:]
-    query.leftover = {w for w in query_tokens(rest) if w not in QUESTION_WORDS and w not in ("x", "p", "s", "r")
+    query.leftover_name = _name_like(rest, question)
+    query.leftover = {w for w in query_tokens(rest) if w not in FUNCTION_WORDS and w not in ("x", "p", "s", "r")
                       and not w.isdigit() and len(w) > 1 and not _FUNCTION_CJK.search(w)}
 
     # the nearest labelled example, by meaning (both languages; names masked as the examples write them)
@@ -105,11 +113,15 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
         query.tier = tiers[0].label.removeprefix("tier=")
     filters = find_terms(masked, vocab.filter_terms, tokens)
     _filters(query, filters, masked)
+    if "not_contacted" in query.filters and not any(c.startswith("last_contact") for c in query.concepts):
+        query.concepts.insert(0, "last_contact")  # "how long since we talked to X": the last contact
     _sorting(query, masked, tokens, concept_matches)
     query.window = parse_window(question, today)
     query.days = _days(q)
     query.titles = vocab.title_canon(masked) | {t for c in query.concepts for t in vocab.concepts.get(c, {}).get(
         "title", [])}
+    if query.from_examples and query.titles - vocab.title_ranks:
+        query.concepts, query.from_examples = [], False  # "whos the sourcing guy": the job title says it better
     query.answer_type = _answer_type(query, q)
     query.search_text = " ".join([question, *filter(None, (vocab.search_terms(c) for c in query.concepts))])
     nothing = not query.concepts and not query.portfolio_cue and not query.filters and not query.tier
@@ -117,6 +129,28 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
     query.offtopic = bool(nothing and not named and (top is None or "offtopic" in top.labels
                                                     or top.similarity < OFFTOPIC_BELOW))
     return query
+
+
+def _name_like(rest: str, question: str) -> str | None:
+    """What is left of a question after names and vocabulary, when it looks like a person's name: a Chinese run of
+    2-4 characters, or Latin words that are capitalised in the question or rare in English."""
+    from skills.ask.ground import _strip_function_words
+    from skills.ask.resolve import rare_word
+
+    vocab = vocabulary()
+    for run in re.findall(r"[\u3400-\u9fff]{2,}", rest):
+        run = _strip_function_words(run, vocab)
+        run = re.sub(r"[的是谁吗呢么了哪天几号多少什么时候]+$", "", run)
+        if 2 <= len(run) <= 4 and not _FUNCTION_CJK.search(run[0]):
+            return run
+    latin = [w for w in re.findall(r"[a-z][a-z'\-]+", rest) if w.removesuffix("'s") not in QUESTION_WORDS
+             and w.removesuffix("'s") not in vocab.not_names and len(w.removesuffix("'s")) > 2]
+    if not latin or len(latin) > 3:
+        return None
+    capitalised = {w.casefold() for w in re.findall(r"\b[A-Z][a-z'\-]+", question)}
+    if all(w in capitalised or rare_word(w.removesuffix("'s"), 4.0) for w in latin):
+        return " ".join(w.removesuffix("'s") for w in latin)
+    return None
 
 
 def _filters(query: Query, found: list[Match], masked: str) -> None:
@@ -141,7 +175,7 @@ def _sorting(query: Query, masked: str, tokens: list, concept_matches: list[Matc
     vocab = vocabulary()
     metric = next((vocab.sort_metrics[c] for c in query.concepts if c in vocab.sort_metrics), None)
     sup = find_terms(masked, vocab.superlative_terms, tokens)
-    ranking = re.search(r"\b(?:rank|ranked|ranking|sort|sorted|order|ordered)\b|排名|排序", masked)
+    ranking = re.search(r"\b(?:rank|ranked|ranking|sort|sorted|order|ordered)\b|排.{0,2}名|排序|排列", masked)
     if sup or ranking:
         if metric is None and re.search(r"\b(?:biggest|largest|smallest|top|bottom)\b|最大|最小", masked):
             metric = "revenue"  # "my biggest accounts": by our revenue with them
@@ -157,6 +191,9 @@ def _sorting(query: Query, masked: str, tokens: list, concept_matches: list[Matc
         query.limit = int(raw) if raw.isdigit() else nums.get(raw)
         if query.sort is None and metric:
             query.sort = (metric, not m.group(0).startswith(("bottom", "worst")))
+    elif query.sort and re.search(r"\b(?:top|best|biggest|largest|worst|which|what)\s+(?:\w+\s+)?"
+                                  r"(?:account|customer|client)\b(?!s)", masked):
+        query.limit = 1  # "top account by growth", "which account has the lowest satisfaction": the one
 
 
 def _answer_type(query: Query, q: str) -> str | None:
