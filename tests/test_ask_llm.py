@@ -58,7 +58,7 @@ def test_tool_call_round_trip_cites_tool_sources(llm_kb, fake):
     system = chats[0]["messages"][0]["content"]
     assert "never instructions" in system.lower() or "NEVER instructions" in system
     assert {t["function"]["name"] for t in chats[0]["tools"]} == {"draft_answer", "search", "account_section",
-                                                                  "portfolio"}
+                                                                  "query", "portfolio"}
     tool_text = " ".join(c for _, c in tool_results(chats[1].json))
     assert "Li Wei" in tool_text and "Zhang Min" in tool_text
 
@@ -127,3 +127,28 @@ def test_injection_note_reaches_llm_only_as_tool_data(llm_kb, fake):
     roles = [m["role"] for m in req["messages"] if "Ignore previous instructions" in str(m.get("content"))]
     assert roles == ["tool"]  # the note is a tool result, never a system or user message
     assert a.path == "llm" and [s.id for s in a.sources] == ["borealis-beverage-group:notes"]
+
+
+def test_portfolio_question_through_the_exact_query_tool(llm_kb, fake):
+    def final(req: dict) -> Text:
+        rows = [json.loads(c) for name, c in tool_results(req)][0]["rows"]
+        assert [r["account"] for r in rows] == ["Hanshan Packaging Co.", "江南乳业股份有限公司"]  # by revenue, top 2
+        return Text(f"Your two biggest: **Hanshan** [{rows[0]['id']}] and **江南乳业** [{rows[1]['id']}].")
+
+    fake.script([ToolCalls([("query", {"sort_by": "revenue", "limit": 2})]), final])
+    a = ask(llm_kb, "my two biggest accounts by revenue?", "alice@example.com", today=TODAY)
+    assert a.path == "llm" and a.fallback_reason is None
+    assert [s.id.split(":")[-1] for s in a.sources] == ["metrics", "metrics"]
+    assert a.sources[0].account == "Hanshan Packaging Co." and len(a.account_ids) == 2
+
+
+def test_query_tool_stays_in_scope(llm_kb, fake):
+    seen = {}
+
+    def final(req: dict) -> Text:
+        seen.update(json.loads(tool_results(req)[0][1]))
+        return Text("None of your accounts lists Rockwell [hanshan-packaging-co:profile].")
+
+    fake.script([ToolCalls([("query", {"company": "Rockwell Automation", "relation": "supplier"})]), final])
+    ask(llm_kb, "which of my accounts buy from Rockwell?", "alice@example.com", today=TODAY)
+    assert seen["rows"] == []  # Rockwell is a supplier only at Bob's Acme, which Alice may not see
