@@ -47,7 +47,7 @@ EXAMPLES = ROOT / "examples" / "accounts"
 HELDOUT = ROOT / "tests" / "eval" / "heldout"
 SHARED = Path(__import__("os").environ.get("KAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 TODAY = dt.date(2026, 11, 23)
-SETS = ("dev", "dev-extra", "filings-dev", "heldout", "filings")
+SETS = ("dev", "dev-extra", "filings-dev", "filings-dev2", "heldout", "filings")
 FILINGS_DEV = ROOT / "tests" / "eval" / "filings_dev"
 
 
@@ -175,7 +175,8 @@ def set_paths(name: str) -> tuple[Path, Path, list[tuple[Path, str | None]]]:
         return QUESTIONS.with_name("dev_extra.yaml"), EXAMPLES, []
     if name == "heldout":
         return HELDOUT / "questions.yaml", HELDOUT / "accounts", []
-    base = FILINGS_DEV if name == "filings-dev" else HELDOUT / "filings"
+    base = {"filings-dev": FILINGS_DEV, "filings-dev2": FILINGS_DEV.with_name("filings_dev2")}.get(
+        name, HELDOUT / "filings")
     setup = yaml.safe_load((base / "setup.yaml").read_text(encoding="utf-8"))
     filings = [(SHARED / "tenk" / "filings" / f["file"], f.get("account")) for f in setup["filings"]]
     return base / "questions.yaml", base / setup["profiles"], filings

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import yaml
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 
@@ -25,9 +27,9 @@ _LATIN_WORD = re.compile(r"[0-9a-z\u00c0-\u024f][0-9a-z\u00c0-\u024f&'.\-]*")
 _LATIN_SUFFIXES = re.compile(r"(?:[\s,]+(?:co|co\.|inc|inc\.|incorporated|ltd|ltd\.|limited|llc|l\.l\.c\.|lp|l\.p\.|ag|"
                              r"gmbh|plc|s\.a\.|sa|nv|n\.v\.|bv|corp|corp\.|corporation|company|companies|group|"
                              r"holdings?|the))+$")
-_CJK_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "精细化工", "化工", "乳业", "制药", "电子",
-                 "包装", "科技", "食品", "饮料", "物流")
-_CJK_PLACE = re.compile(r"^(?:北京|上海|天津|重庆|深圳|广州|杭州|苏州|南京|成都|四川|江苏|浙江|广东|山东|福建)")
+_NAMES = yaml.safe_load((Path(__file__).parent / "data" / "company_names.yaml").read_text(encoding="utf-8"))
+_CJK_SUFFIXES = tuple(sorted(_NAMES["legal_forms"] + _NAMES["industry_words"], key=len, reverse=True))
+_CJK_PLACE = re.compile(r"^(?:" + "|".join(sorted(_NAMES["places"], key=len, reverse=True)) + r")[市省]?")
 _GENERIC_FIRST_WORDS = frozenset(
     "the general global united international national american china chinese european asia asian pacific north "
     "south east west central new first royal union standard premier advanced applied digital smart modern".split())
@@ -75,16 +77,20 @@ def _cores(name: str) -> list[str]:
     key = normalise(name)
     out = []
     if _CJK.search(key):
-        core = key
-        for _ in range(3):
-            for suffix in _CJK_SUFFIXES:
-                if core.endswith(suffix) and len(core) - len(suffix) >= 2:
-                    core = core[: -len(suffix)]
-                    out.append(core)
-                    break
+        core = re.sub(r"\s*\([^()]*\)", "", key).strip()
+        for _ in range(4):  # legal form, then industry words, from the end
+            suffix = next((x for x in _CJK_SUFFIXES if core.endswith(x) and len(core) - len(x) >= 2), None)
+            if suffix is None:
+                break
+            core = core[: -len(suffix)]
+            out.append(core)
         stripped = _CJK_PLACE.sub("", core)
         if stripped != core and len(stripped) >= 2:
-            out.append(stripped)
+            out.append(stripped)  # the brand: "海澜" for "青岛海澜食品有限公司"
+        brand = stripped if len(stripped) >= 2 else core
+        if _CJK.search(brand) and 2 <= len(brand) <= 4:
+            out.append(_pinyin(brand))  # typed without Chinese input: "hailan"
+            out.append(_pinyin(brand, " "))
         if m := re.search(r"\(([^()]*[a-z][^()]*)\)", key):  # "汇川技术 (inovance)": the English name inside
             out += [m.group(1).strip(), *_cores(m.group(1))]
             bare = re.sub(r"\s*\([^()]*\)", "", key).strip()
@@ -103,6 +109,12 @@ def _cores(name: str) -> list[str]:
             if len(word) >= 5 and rare_word(word):
                 out.append(word)
     return [c for c in dict.fromkeys(out) if c and c not in QUESTION_WORDS]
+
+
+def _pinyin(text: str, sep: str = "") -> str:
+    from pypinyin import lazy_pinyin
+
+    return sep.join(lazy_pinyin(text))
 
 
 def rare_word(word: str, threshold: float = RARE_ZIPF) -> bool:
