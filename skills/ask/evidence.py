@@ -25,7 +25,7 @@ from skills.ask.vocab import vocabulary
 
 MAX_CANDIDATES = 24  # sentences embedded per question (~45 ms for 40 with the offline model)
 EMBED_CHARS = 200  # of each sentence: the model's cost grows with length, the meaning is in the start
-MAX_QUOTE = 360  # characters of one quoted sentence
+MAX_QUOTE = 420  # characters of one quoted sentence
 MIN_SCORE = 0.42  # below this nothing on file answers the question (measured on the evaluation's dev split)
 SECOND_WITHIN = 0.08  # a second sentence is quoted when it scores this close to the best
 STRONG_SCORE = 0.6  # a sentence quoted beside a structured answer must fit the question's own words this well
@@ -65,8 +65,9 @@ def _candidates(hits: list[Hit]) -> list[tuple[str, Hit]]:
     for hit in hits:
         lines = [line.strip(" -•\t") for line in _header_free(hit).split("\n")]
         lines = [line for line in lines if line and not _shouting(line)]
+        cells = {i for i, line in enumerate(lines) if _heading_like(line)}
         for i, line in enumerate(lines):
-            pieces = _SENTENCE.split(line) if len(line) > 200 else [line]
+            pieces = [] if i in cells else _SENTENCE.split(line) if len(line) > 200 else [line]
             for piece in pieces:
                 piece = piece.strip()
                 if len(piece) >= 12 and piece not in seen:
@@ -82,12 +83,29 @@ def _candidates(hits: list[Hit]) -> list[tuple[str, Hit]]:
     return out
 
 
+_HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr)\.?\s+[A-Z][a-zA-Z'\-]+")
+
+
+@lru_cache(maxsize=1)
+def _given_names():  # noqa: ANN202 - gender_guesser's Detector
+    import gender_guesser.detector
+
+    return gender_guesser.detector.Detector(case_sensitive=False)
+
+
 def _has_person(text: str) -> bool:
-    """A person's name: capitalised words that are not title or company words ("Joe Caldarelli", not "Chief
-    Executive")."""
+    """A person's name: "Mr. Kearney", or capitalised words led by a known given name ("Joe Caldarelli", "O. Joe
+    Caldarelli"), never title or company words ("Chief Executive", "Securities and Exchange Commission")."""
+    if _HONORIFIC.search(text):
+        return True
+    names = _given_names()
     for m in _PERSON.finditer(text):
-        words = [w.strip(".").casefold() for w in m.group().split()]
-        if not any(w in _NOT_NAME for w in words if len(w) > 1):
+        if m.start() and text[m.start() - 1] in "-/&":
+            continue  # "Wal-Mart Stores": part of a company's name
+        words = [w for w in m.group().split() if not re.fullmatch(r"[A-Z]\.", w)]
+        if len(words) < 2 or any(w.casefold() in _NOT_NAME for w in words):
+            continue
+        if names.get_gender(words[0]) != "unknown":
             return True
     return False
 
@@ -105,6 +123,15 @@ def _stem(word: str) -> str:
 def _roots(text: str) -> set[str]:
     """Word stems, so that "headquartered" meets "headquarters" and "employed" meets "employees"."""
     return {_stem(w) for w in query_tokens(text)}
+
+
+def _heading_like(line: str) -> bool:
+    """A short Title Case line with no sentence in it: a heading or a table cell, quoted only joined to its row."""
+    words = line.split()
+    if len(words) > 8 or line.rstrip().endswith((".", ":", ";")) or any(c.isdigit() for c in line[:1]):
+        return False
+    caps = [w for w in words if w[:1].isalpha()]
+    return bool(caps) and sum(w[0].isupper() for w in caps) / len(caps) >= 0.6
 
 
 def _shouting(line: str) -> bool:
@@ -149,7 +176,7 @@ def _type_bonus(q: Query, text: str) -> float:
 
 
 def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: list[str] | None = None,
-         k: int = 10, min_score: float = MIN_SCORE, kinds: tuple[str, ...] | None = None,
+         k: int = 16, min_score: float = MIN_SCORE, kinds: tuple[str, ...] | None = None,
          ) -> tuple[list[Evidence], list[Hit]]:
     """The best sentence(s) and the hits they came from; ([], hits) when nothing scores well enough.
     `kinds`: only chunks of these kinds (documents and notes when the profile's own field is empty)."""
@@ -184,7 +211,7 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
         own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
         overlap = (len(own & toks) + 0.75 * len(expanded & toks)) / max(2, len(own))
         score = 0.6 * float(sim) + 0.5 * overlap + _type_bonus(q, text) - 0.01 * ranks[hit.chunk_id]
-        scored.append(Evidence(_trim(text), hit, score))
+        scored.append(Evidence(_trim(text, asked | expanded), hit, score))
     scored.sort(key=lambda e: e.score, reverse=True)
     best = scored[0]
     if best.score < min_score:
@@ -196,12 +223,17 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     return chosen, hits
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, wanted: set[str] = frozenset()) -> str:
+    """At most MAX_QUOTE characters, taken around the first place the question's words appear."""
     text = " ".join(text.split())
-    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1].rsplit(" ", 1)[0] + "…"
-
-
-def best_vector_gap(hits: list[Hit]) -> float:
-    """How far the top vector hit stands apart from the next (a flat ranking means nothing fits)."""
-    scores = sorted((h.vector_score or 0.0 for h in hits if h.vector_rank), reverse=True)
-    return float(np.diff(scores[:2])[0] * -1) if len(scores) >= 2 else (scores[0] if scores else 0.0)
+    if len(text) <= MAX_QUOTE:
+        return text
+    start = 0
+    for m in re.finditer(r"[A-Za-z]+", text):
+        if _stem(m.group().casefold()) in wanted:
+            start = max(0, m.start() - 80)
+            break
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    piece = text[start: start + MAX_QUOTE]
+    piece = piece.rsplit(" ", 1)[0] if start + MAX_QUOTE < len(text) else piece
+    return ("…" if start else "") + piece + ("…" if start + len(piece) < len(text) else "")

@@ -108,6 +108,13 @@ def _cores(name: str) -> list[str]:
         for word in parts[1:]:
             if len(word) >= 5 and rare_word(word):
                 out.append(word)
+        if len(parts) >= 2 and len("".join(parts)) >= 5:
+            out.append("".join(parts))  # "walmart" for "Wal Mart Stores"
+            if not {parts[0], parts[1]} & _GENERIC_FIRST_WORDS:
+                out += ["".join(parts[:2]), " ".join(parts[:2])]
+        for long, shorts in _NAMES["abbreviations"].items():
+            if re.search(rf"\b{re.escape(long)}\b", core):
+                out += [re.sub(rf"\b{re.escape(long)}\b", short, core) for short in shorts]
     return [c for c in dict.fromkeys(out) if c and c not in QUESTION_WORDS]
 
 

@@ -23,9 +23,11 @@ _WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:[&'.\-][0-9a-z]+)*|[<>%]")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width letters, ideographic spaces), case folded, curly quotes straightened, spaces collapsed."""
+    """NFKC (full-width letters, ideographic spaces), case folded, curly quotes straightened, spaces collapsed,
+    hyphens as spaces ("Wal-Mart" = "Wal Mart", "single-threaded" = "single threaded"); lengths are kept after the
+    collapse, so positions in it are positions in the question."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'").casefold()
-    return " ".join(text.split())
+    return " ".join(text.split()).replace("-", " ")
 
 
 def stem(word: str) -> str:
