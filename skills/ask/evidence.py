@@ -35,7 +35,11 @@ _PERCENT = re.compile(r"\d+(?:\.\d+)?\s*%|\bpercent\b|百分之")
 _NUMBER = re.compile(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+(?:\.\d+)?\s*(?:million|billion|thousand)\b|\b\d{2,}\b")
 _DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b|\b(?:january|february|march|april|may|june|july|august|"
                    r"september|october|november|december)\s+\d{1,2}\b", re.I)
-_PERSON = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z]+|[A-Z]\.))*\s+[A-Z][a-zA-Z'\-]+\b")
+_PERSON = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]\.)(?:\s+(?:[A-Z][a-z]+|[A-Z]\.|\([\"“']?[A-Z][a-z]+[\"”']?\)))*"
+                     r"\s+[A-Z][a-zA-Z'\-]+\b")
+# a 10-K biography names the person by surname: "DeCaro has served as ...", "Kearney was appointed ..."
+_BIO = re.compile(r"(?:^|[.;]\s+)(?:Mr\.|Ms\.|Mrs\.|Dr\.)?\s*[A-Z][a-zA-Z'\-]+\s+(?:has\s+(?:served|been)|became|"
+                  r"joined|was\s+(?:appointed|elected|named|promoted)|serves|is\s+(?:the|our))\b")
 _NOT_NAME = frozenset(
     "chief executive officer president vice senior director chairman board company financial operating "
     "technology officers executive general manager treasurer secretary counsel controller human resources the "
@@ -96,14 +100,19 @@ def _given_names():  # noqa: ANN202 - gender_guesser's Detector
 def _has_person(text: str) -> bool:
     """A person's name: "Mr. Kearney", or capitalised words led by a known given name ("Joe Caldarelli", "O. Joe
     Caldarelli"), never title or company words ("Chief Executive", "Securities and Exchange Commission")."""
-    if _HONORIFIC.search(text):
+    if _HONORIFIC.search(text) or _BIO.search(text):
         return True
     names = _given_names()
     for m in _PERSON.finditer(text):
         if m.start() and text[m.start() - 1] in "-/&":
             continue  # "Wal-Mart Stores": part of a company's name
-        words = [w for w in m.group().split() if not re.fullmatch(r"[A-Z]\.", w)]
-        if len(words) < 2 or any(w.casefold() in _NOT_NAME for w in words):
+        words = []
+        for w in m.group().split():  # "David D. Glass President": the name ends where the title starts
+            if w.casefold().strip(".,") in _NOT_NAME:
+                break
+            if not re.fullmatch(r"[A-Z]\.|\(.*\)", w):
+                words.append(w)
+        if len(words) < 2:
             continue
         if names.get_gender(words[0]) != "unknown":
             return True
@@ -209,7 +218,8 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     for (text, hit), sim, toks in zip(candidates, sims, roots, strict=True):
         cjk = bool(_CJK.search(text))
         own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
-        overlap = (len(own & toks) + 0.75 * len(expanded & toks)) / max(2, len(own))
+        # the concept's words say the topic is there (once, however many variants a sentence repeats)
+        overlap = min(1.0, (len(own & toks) + 0.75 * min(1, len(expanded & toks))) / max(2, len(own)))
         score = 0.6 * float(sim) + 0.5 * overlap + _type_bonus(q, text) - 0.01 * ranks[hit.chunk_id]
         scored.append(Evidence(_trim(text, asked | expanded), hit, score))
     scored.sort(key=lambda e: e.score, reverse=True)
