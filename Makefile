@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/kam: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev,postgres]'
 	@touch $@
 
 install: $(BIN)/kam

@@ -47,9 +47,10 @@ def init() -> None:
     """Create the data directory, the database and the index."""
     store = ctx().store
     index = ctx().index
-    console.print(f"kam home: {ctx().settings.home}\ndatabase: {ctx().settings.db_url}\n"
-                  f"index: {index.collection_name} ({index.count()} chunks), accounts: {store.count_accounts()}",
-                  highlight=False)
+    settings = ctx().settings
+    console.print(f"kam home: {settings.home}\ndatabase: {settings.db_url_safe}\n"
+                  f"index: {index.collection_name} ({index.count()} chunks) in {settings.index_location}, "
+                  f"accounts: {store.count_accounts()}", highlight=False)
 
 
 def ingest(directory: Path = typer.Argument(..., help="directory of profile YAML files (+ people.yaml)"),

@@ -20,11 +20,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     create_engine,
     event,
+    select,
+    text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def utcnow() -> dt.datetime:
@@ -202,6 +206,71 @@ class ImportIssueRow(Base):
     __table_args__ = (UniqueConstraint("run_at", "importer", "source", "message"),)
 
 
+def json_text(column: Any) -> ColumnElement[str]:
+    """A JSON column read as its text on every backend. Bulk reads decode it with orjson (faster than the column
+    type), and text compares with the JSON literal 'null'; a bare type_coerce would leave PostgreSQL comparing
+    `json = varchar` and its driver returning decoded objects."""
+    return cast(column, Text)
+
+
+def _insert(target: Any, table: type[Base]) -> Any:
+    """The dialect's INSERT (with ON CONFLICT) for a session or a connection."""
+    dialect = target.dialect.name if isinstance(target, Connection) else target.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the two supported backends
+        raise NotImplementedError(f"upsert on {dialect}")
+    return dialect_insert(table)
+
+
+def upsert(target: Any, table: type[Base], rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike: concurrent writers of the same row
+    both succeed (the last one wins) where a read-then-insert lets one die on the primary key."""
+    if not rows:
+        return
+    stmt = _insert(target, table)
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+    target.execute(stmt, rows)
+
+
+def insert_ignore(target: Any, table: type[Base], rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING: the first writer's row stays."""
+    if rows:
+        target.execute(_insert(target, table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+class MetaRow(Base):
+    """Facts about the deployment itself (its identity)."""
+
+    __tablename__ = "kam_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+
+def deployment_id(engine: Engine) -> str:
+    """This database's identity: a random id made once, when the schema is first created here. With the database's
+    own name it names the Chroma collection, so two databases on one Chroma server never share vectors."""
+    import uuid
+
+    with engine.begin() as c:
+        insert_ignore(c, MetaRow, [{"key": "deployment", "value": uuid.uuid4().hex}], ["key"])
+        value = c.scalar(select(MetaRow.value).where(MetaRow.key == "deployment"))
+    assert value is not None
+    return value
+
+
+def database_name(engine: Engine) -> str:
+    """The database as the server names it (a copy restored under another name is another deployment)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as c:
+            return str(c.scalar(text("SELECT current_database()")))
+
+    return str(engine.url.database or "")
+
+
 def make_engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
@@ -219,7 +288,7 @@ def make_engine(url: str) -> Engine:
 
 
 # Modules of later features that declare tables on `Base`; imported here so one create_all makes every table.
-TABLE_MODULES = ("skills.ask.memory", "skills.tiering.models", "bot.state", "scheduler.ledger")
+TABLE_MODULES = ("knowledge.lexical", "skills.ask.memory", "skills.tiering.models", "bot.state", "scheduler.ledger")
 
 
 def create_schema(engine: Engine) -> None:

@@ -1,8 +1,9 @@
-"""The knowledge index: chunk vectors in Chroma beside the lexical FTS index, kept in step with the store.
+"""The knowledge index: chunk vectors in Chroma beside the lexical index and chunk ledger in the database.
 
 Sync is incremental by content hash: unchanged chunks are never re-embedded; changed chunks are deleted then
 added (Chroma's upsert would merge stale metadata keys); chunks of removed data disappear.
-One process owns an embedded (persistent) Chroma path: a file lock guards it.
+One process owns an embedded (persistent) Chroma path: a file lock guards it. On a Chroma server the collection is
+named for the deployment (database identity + model), and rebuilt from the vectors kept in the database if empty.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import filelock
 import numpy as np
 from slugify import slugify
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 
 from knowledge.chunks import Chunk, profile_chunks
-from knowledge.db import AccountRow
+from knowledge.db import AccountRow, create_schema, database_name, deployment_id, make_engine
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.lexical import LexicalIndex
 from knowledge.settings import Settings
@@ -33,6 +35,10 @@ EXACT_SCOPE_ACCOUNTS = 500  # searches within at most this many accounts are exa
 
 class IndexBusy(RuntimeError):
     """Another process owns the embedded index."""
+
+
+class IndexMismatch(RuntimeError):
+    """The Chroma collection this deployment would use belongs to another database."""
 
 
 @dataclass
@@ -53,9 +59,21 @@ class _Plan:
     removed: list[str]
 
 
-def collection_name(model_id: str) -> str:
-    """The model id is part of the name, so switching models never mixes vectors in one collection."""
-    return ("kam-" + slugify(model_id, max_length=50))[:60].strip("-")
+def collection_name(model_id: str, deployment: str | None = None) -> str:
+    """The model id is part of the name, so switching models never mixes vectors in one collection; on a shared
+    Chroma server so is the deployment (a hash of the database's identity), so databases never mix either."""
+    model = slugify(model_id, max_length=44)
+    if deployment is None:  # embedded: the Chroma files live in KAM_HOME, beside this deployment only
+        return ("kam-" + model)[:60].strip("-")
+    return (f"kam-{deployment}-{model}")[:60].strip("-")
+
+
+def deployment_key(engine: Engine) -> tuple[str, str, str]:
+    """(key for the collection name, deployment id, database name) of the store's database."""
+    import hashlib
+
+    ident, name = deployment_id(engine), database_name(engine)
+    return hashlib.sha256(f"{ident}/{name}".encode()).hexdigest()[:10], ident, name
 
 
 def _epoch(day: dt.date | None) -> int:
@@ -63,23 +81,62 @@ def _epoch(day: dt.date | None) -> int:
 
 
 class Index:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None):
         self.settings = settings
         home = settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._lock: filelock.BaseFileLock | None = None
         if not settings.chroma_host:
             self._acquire(home / "index.lock")
+        self._own_engine = store is None
+        if store is not None:
+            self.engine = store.engine
+        else:
+            self.engine = make_engine(settings.db_url)
+            create_schema(self.engine)
         self.embedder = embedder or make_embedder(settings)
-        self.collection_name = collection_name(self.embedder.model_id)
-        self.lexical = LexicalIndex(home / "lexical.sqlite")
+        self.model_id = self.embedder.model_id
+        key, ident, db_name = deployment_key(self.engine)
+        self.collection_name = collection_name(self.model_id, key if settings.chroma_host else None)
+        self.lexical = LexicalIndex(self.engine)
         self._client = self._make_client()
         self.collection = self._client.get_or_create_collection(
             self.collection_name,
             embedding_function=None,  # we embed ourselves; Chroma's default would download a model
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"model_id": self.embedder.model_id},
+            metadata={"model_id": self.model_id, "deployment": ident, "database": db_name},
         )
+        self._check_owner(ident, db_name)
+        if settings.chroma_host:
+            self._restore_if_empty()
+
+    def _check_owner(self, ident: str, db_name: str) -> None:
+        meta = self.collection.metadata or {}
+        owner = meta.get("deployment")
+        if owner is not None and owner != ident:
+            raise IndexMismatch(
+                f"the Chroma collection {self.collection_name!r} on {self.settings.index_location} holds the vectors "
+                f"of another database (deployment {owner}, database {meta.get('database')!r}); this database "
+                f"{db_name!r} is deployment {ident}. Was the database recreated, or is CHROMA_HOST another "
+                "deployment's server? Delete that collection (it is rebuilt from this database) or point CHROMA_HOST "
+                "at this deployment's Chroma server.")
+        if meta.get("model_id") not in (None, self.model_id):
+            raise IndexMismatch(f"the Chroma collection {self.collection_name!r} was built with the model "
+                                f"{meta.get('model_id')!r}, not {self.model_id!r}")
+
+    def _restore_if_empty(self) -> None:
+        """An empty collection beside a database that keeps vectors (a new Chroma server, a restored database
+        copy): put the kept vectors back, without embedding anything."""
+        if self.collection.count() or not self.lexical.vector_count(self.model_id):
+            return
+        for part in self.lexical.all_vectors(self.model_id):
+            vectors = np.frombuffer(b"".join(v for _, v in part), dtype=np.float32).reshape(len(part), -1)
+            self.collection.add(
+                ids=[m["id"] for m, _ in part], embeddings=vectors,
+                metadatas=[{"account_id": m["account_id"], "dimension": m["dimension"] or "", "kind": m["kind"],
+                            "owner": m["owner"], "team": m["team"] or "",
+                            "updated": _epoch(dt.date.fromisoformat(m["updated"]) if m["updated"] else None)}
+                           for m, _ in part])
 
     def _acquire(self, path: Path) -> None:
         lock = filelock.FileLock(str(path))
@@ -107,6 +164,8 @@ class Index:
 
     def close(self) -> None:
         self.lexical.close()
+        if self._own_engine:
+            self.engine.dispose()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -123,10 +182,12 @@ class Index:
         """Bring the index in line with the store. Only accounts whose revision moved are looked at
         (all of them with full=True), and within those only chunks whose content hash changed are embedded."""
         report = SyncReport()
-        full = full or not self.lexical.in_step(self.collection_name)
+        full = full or not self.lexical.in_step(self.model_id)
         with store.session() as s:
             rows = s.execute(select(AccountRow.id, AccountRow.revision, AccountRow.indexed_revision)).all()
         live = {r.id for r in rows}
+        if not full and any(r.indexed_revision for r in rows) and not self.lexical.hashes([r.id for r in rows[:50]]):
+            full = True  # indexed before the ledger moved into the database (or the ledger was lost): rebuild it
         todo = [(r.id, r.revision) for r in rows if full or r.revision != r.indexed_revision]
         # accounts that vanished from the store vanish from the index
         for gone in sorted(self.lexical.account_ids() - live):
@@ -173,7 +234,7 @@ class Index:
         ids = [a for a, _ in accounts]
         old = self.lexical.hashes(ids)
         wanted = {c.id: c for c in chunks}
-        embedded = self.lexical.embedded_hashes(self.collection_name, wanted)
+        embedded = self.lexical.embedded_hashes(self.model_id, wanted)
         plan = _Plan(accounts=list(accounts),
                      changed=[c for c in chunks if old.get(c.id) != c.hash],
                      to_embed=[c for c in chunks if embedded.get(c.id) != c.hash],
@@ -186,11 +247,7 @@ class Index:
 
     def _finish(self, store: Store, plan: _Plan, vectors: Future[np.ndarray]) -> int:
         """Write a planned batch once its vectors are ready, then mark its accounts indexed at their revision."""
-        self._write(plan.changed, plan.removed, plan.to_embed, vectors.result())
-        with store.session() as s:
-            for account_id, revision in plan.accounts:
-                s.execute(update(AccountRow).where(AccountRow.id == account_id, AccountRow.revision == revision)
-                          .values(indexed_revision=revision))
+        self._write(plan.changed, plan.removed, plan.to_embed, vectors.result(), plan.accounts)
         return len(plan.accounts)
 
     def _embed(self, chunks: list[Chunk]) -> np.ndarray:
@@ -202,15 +259,21 @@ class Index:
         to_embed = to_embed if to_embed is not None else []
         self._write(changed, removed, to_embed, self._embed(to_embed))
 
-    def _write(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk], vectors: np.ndarray) -> None:
+    def _write(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk], vectors: np.ndarray,
+               accounts: list[tuple[str, int]] | None = None) -> None:
         stale_vectors = [*removed, *(c.id for c in to_embed)]
         if stale_vectors:
             self.collection.delete(ids=stale_vectors)
         if to_embed:  # one add per batch: Chroma's per-call cost dominates small adds
             self.collection.add(ids=[c.id for c in to_embed], embeddings=vectors,
                                 metadatas=[_meta(c) for c in to_embed])
-        # the ledger is written last: after a crash, the next sync simply redoes this batch
-        self.lexical.write(changed, removed, self.collection_name, to_embed, vectors if to_embed else None)
+        # the ledger is written last, in one transaction with the accounts' indexed revisions: after a crash the
+        # next sync simply redoes this batch
+        with self.engine.begin() as conn:
+            self.lexical.write(changed, removed, self.model_id, to_embed, vectors if to_embed else None, conn)
+            for account_id, revision in accounts or []:
+                conn.execute(update(AccountRow).where(AccountRow.id == account_id, AccountRow.revision == revision)
+                             .values(indexed_revision=revision))
 
     # ---------------------------------------------------------------- query
     def vector_search(self, text: str, account_ids: set[str] | None, k: int,
@@ -228,7 +291,7 @@ class Index:
         if account_ids is not None and len(account_ids) <= EXACT_SCOPE_ACCOUNTS:
             # A few accounts (a rep's portfolio, one resolved account): exact cosine over their kept vectors.
             # Chroma's metadata-filtered query costs ~95 ms at 130,000 chunks; this is a ledger read and a dot.
-            scoped = self.lexical.scoped_vectors(self.collection_name, account_ids, dimensions)
+            scoped = self.lexical.scoped_vectors(self.model_id, account_ids, dimensions)
             if scoped is not None:
                 ids, matrix = scoped
                 if not ids:

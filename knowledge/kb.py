@@ -18,7 +18,8 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
-        return cls(settings, Store(settings), Index(settings, embedder=embedder))
+        store = Store(settings)
+        return cls(settings, store, Index(settings, embedder=embedder, store=store))
 
     def close(self) -> None:
         self.index.close()

@@ -1,20 +1,25 @@
-"""Lexical retrieval: SQLite FTS5 with BM25 over our own tokens (words, plus CJK characters and bigrams).
+"""Lexical retrieval: BM25 over our own tokens (words, plus CJK characters and bigrams), kept in the database.
 
 Account names, aliases, people and competitor names are exact strings that embeddings blur; this finds them.
-The index file also holds the chunk ledger (which chunk, which content hash) that makes re-ingest incremental.
+The same tables hold the chunk ledger (which chunk, which content hash, its vector per model) that makes re-ingest
+incremental. They live in the store's database, so every host of a deployment sees them, and BM25 is computed by
+one portable query over a postings table: SQLite and PostgreSQL rank identically (same formula as FTS5's bm25).
 """
 
 from __future__ import annotations
 
+import math
 import re
-import sqlite3
-import threading
-from collections.abc import Iterable
-from pathlib import Path
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 import numpy as np
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, case, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.chunks import Chunk
+from knowledge.db import Base, insert_ignore, upsert
 
 _WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:['.][0-9a-z]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -22,7 +27,10 @@ STOPWORDS = frozenset(
     "a an and are at be by do does did for from has have how i in is it its me my of on or our the their them "
     "they this to was we what when where which who whom whose why with you your s".split()
 )
-FILTER_IN_MATCH_MAX = 40  # up to this many accounts are filtered inside the FTS query itself
+FILTER_IN_QUERY_MAX = 1000  # up to this many accounts are filtered inside the query; more are filtered after it
+PART = 500  # ids per IN (...) list
+MAX_TERM = 100  # characters of a term kept (a pasted URL is one long "word")
+K1, B = 1.2, 0.75  # BM25 constants, as SQLite FTS5 uses them
 
 
 def tokenize(text: str) -> list[str]:
@@ -45,123 +53,159 @@ def query_tokens(text: str) -> list[str]:
     return list(seen)
 
 
-def _acct_token(account_id: str) -> str:
-    return "acct" + re.sub(r"[^0-9a-z]", "", account_id.lower())[:60]
+class ChunkRow(Base):
+    """One indexed chunk: what hybrid search returns, and the content hash that makes sync incremental."""
+
+    __tablename__ = "chunks"
+    rid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(400), unique=True)
+    account_id: Mapped[str] = mapped_column(String(80), index=True)
+    account: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    dimension: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(320))
+    team: Mapped[str | None] = mapped_column(Text)  # comma-joined, as in the vector metadata
+    updated: Mapped[str | None] = mapped_column(String(10))
+    hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer, default=0)  # tokens, for BM25's length normalisation
+
+
+class ChunkTermRow(Base):
+    """The postings: each distinct token of a chunk with its count."""
+
+    __tablename__ = "chunk_terms"
+    term: Mapped[str] = mapped_column(String(MAX_TERM), primary_key=True)
+    rid: Mapped[int] = mapped_column(ForeignKey("chunks.rid", ondelete="CASCADE"), primary_key=True, index=True)
+    tf: Mapped[int] = mapped_column(Integer)
+
+
+class ChunkVectorRow(Base):
+    """A chunk's vector under one embedding model (float32 bytes): exact search within a few accounts, and the
+    source a Chroma collection is rebuilt from without embedding again."""
+
+    __tablename__ = "chunk_vectors"
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chunk_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class LexicalStatsRow(Base):
+    """Chunk count and total tokens (BM25's N and average length), kept in step by every write."""
+
+    __tablename__ = "lexical_stats"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+C, T, V, S = ChunkRow, ChunkTermRow, ChunkVectorRow, LexicalStatsRow
+FIELDS = ("id", "account_id", "account", "kind", "dimension", "owner", "updated", "text")
+
+
+def _parts(ids: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), PART):
+        yield ids[i : i + PART]
+
+
+def _terms(text: str) -> Counter[str]:
+    return Counter(t[:MAX_TERM] for t in tokenize(text))
 
 
 class LexicalIndex:
-    """FTS5 over chunk tokens, plus the ledger of chunk ids and hashes (and which hashes are embedded where)."""
+    """BM25 over chunk tokens, plus the ledger of chunk ids, hashes and vectors, in the store's database."""
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS chunks (
-                rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, account_id TEXT NOT NULL, account TEXT,
-                kind TEXT, dimension TEXT, owner TEXT, updated TEXT, hash TEXT NOT NULL, text TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS chunks_account ON chunks(account_id);
-            CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(tokens, acct, content='', tokenize='unicode61');
-            CREATE TABLE IF NOT EXISTS embedded (
-                collection TEXT NOT NULL, chunk_id TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB,
-                PRIMARY KEY (collection, chunk_id));
-            """
-        )
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(embedded)")}
-        if "vector" not in columns:  # a ledger from before vectors were kept: scoped search falls back to Chroma
-            self.db.execute("ALTER TABLE embedded ADD COLUMN vector BLOB")
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        with engine.begin() as c:
+            insert_ignore(c, S, [{"id": 1, "docs": 0, "tokens": 0}], ["id"])
 
     # ------------------------------------------------------------ ledger
     def hashes(self, account_ids: Iterable[str] | None = None) -> dict[str, str]:
-        with self._lock:
+        with self.engine.connect() as c:
             if account_ids is None:
-                return dict(self.db.execute("SELECT id, hash FROM chunks"))
+                return dict(c.execute(select(C.id, C.hash)).tuples().all())
             out: dict[str, str] = {}
-            ids = list(account_ids)
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                q = f"SELECT id, hash FROM chunks WHERE account_id IN ({','.join('?' * len(part))})"
-                out.update(self.db.execute(q, part))
+            for part in _parts(list(account_ids)):
+                out.update(c.execute(select(C.id, C.hash).where(C.account_id.in_(part))).tuples().all())
             return out
 
-    def embedded_hashes(self, collection: str, chunk_ids: Iterable[str]) -> dict[str, str]:
-        with self._lock:
-            ids = list(chunk_ids)
+    def embedded_hashes(self, model: str, chunk_ids: Iterable[str]) -> dict[str, str]:
+        with self.engine.connect() as c:
             out: dict[str, str] = {}
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                marks = ",".join("?" * len(part))
-                q = f"SELECT chunk_id, hash FROM embedded WHERE collection=? AND chunk_id IN ({marks})"
-                out.update(self.db.execute(q, [collection, *part]))
+            for part in _parts(list(chunk_ids)):
+                out.update(c.execute(select(V.chunk_id, V.hash).where(V.model == model, V.chunk_id.in_(part)))
+                           .tuples().all())
             return out
 
-    def in_step(self, collection: str) -> bool:
-        """Whether every ledger chunk has a vector in this collection (false right after a model switch)."""
-        with self._lock:
-            chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            vectors = self.db.execute("SELECT COUNT(*) FROM embedded WHERE collection=?", (collection,)).fetchone()[0]
+    def in_step(self, model: str) -> bool:
+        """Whether every ledger chunk has a vector under this model (false right after a model switch)."""
+        with self.engine.connect() as c:
+            chunks = c.scalar(select(func.count()).select_from(C))
+            vectors = c.scalar(select(func.count()).select_from(V).where(V.model == model))
             return chunks == vectors
 
+    def vector_count(self, model: str) -> int:
+        with self.engine.connect() as c:
+            return c.scalar(select(func.count()).select_from(V).where(V.model == model)) or 0
+
     def account_ids(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self.db.execute("SELECT DISTINCT account_id FROM chunks")}
+        with self.engine.connect() as c:
+            return set(c.scalars(select(C.account_id).distinct()))
 
     def chunk_ids(self, account_id: str) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE account_id=?", (account_id,))]
+        with self.engine.connect() as c:
+            return list(c.scalars(select(C.id).where(C.account_id == account_id).order_by(C.rid)))
 
-    def write(self, upserts: list[Chunk], deletes: list[str], collection: str, embedded: list[Chunk],
-              vectors: np.ndarray | None = None) -> None:
-        """Apply one batch to the ledger and FTS in a single transaction (after the vectors are in Chroma).
-        The vectors are kept too (float32), for exact search within a few accounts (see `scoped_vectors`)."""
-        with self._lock:
-            cur = self.db.cursor()
-            cur.execute("BEGIN")
-            try:
-                for cid in [*deletes, *(c.id for c in upserts)]:
-                    row = cur.execute("SELECT rid, text, account_id FROM chunks WHERE id=?", (cid,)).fetchone()
-                    if row:  # a contentless FTS row is deleted by repeating what was indexed
-                        cur.execute("INSERT INTO chunk_fts(chunk_fts, rowid, tokens, acct) VALUES('delete', ?, ?, ?)",
-                                    (row[0], " ".join(tokenize(row[1])), _acct_token(row[2])))
-                        cur.execute("DELETE FROM chunks WHERE rid=?", (row[0],))
-                for cid in deletes:
-                    cur.execute("DELETE FROM embedded WHERE chunk_id=?", (cid,))
-                for c in upserts:
-                    cur.execute(
-                        "INSERT INTO chunks(id, account_id, account, kind, dimension, owner, updated, hash, text) "
-                        "VALUES (?,?,?,?,?,?,?,?,?)",
-                        (c.id, c.account_id, c.account, c.kind, c.dimension, c.owner,
-                         c.updated.isoformat() if c.updated else None, c.hash, c.text),
-                    )
-                    cur.execute("INSERT INTO chunk_fts(rowid, tokens, acct) VALUES (?, ?, ?)",
-                                (cur.lastrowid, " ".join(tokenize(c.text)), _acct_token(c.account_id)))
-                blobs = ([np.asarray(v, dtype=np.float32).tobytes() for v in vectors] if vectors is not None
-                         else [None] * len(embedded))
-                cur.executemany("INSERT OR REPLACE INTO embedded(collection, chunk_id, hash, vector) VALUES (?,?,?,?)",
-                                [(collection, c.id, c.hash, b) for c, b in zip(embedded, blobs, strict=True)])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+    def write(self, upserts: list[Chunk], deletes: list[str], model: str, embedded: list[Chunk],
+              vectors: np.ndarray | None = None, conn: Connection | None = None) -> None:
+        """Apply one batch to the ledger and the postings in one transaction (the caller's, when given: the sync
+        marks the batch's accounts indexed in the same one). After the vectors are in Chroma."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.write(upserts, deletes, model, embedded, vectors, own)
+        gone = [*deletes, *(c.id for c in upserts)]
+        docs = tokens = 0
+        for part in _parts(gone):
+            old = conn.execute(select(C.rid, C.length).where(C.id.in_(part))).all()
+            if old:
+                rids = [r.rid for r in old]
+                conn.execute(delete(T).where(T.rid.in_(rids)))
+                conn.execute(delete(C).where(C.rid.in_(rids)))
+                docs, tokens = docs - len(old), tokens - sum(r.length for r in old)
+        for part in _parts(deletes):
+            conn.execute(delete(V).where(V.chunk_id.in_(part)))
+        if upserts:
+            terms = [_terms(c.text) for c in upserts]
+            rows = [{"id": c.id, "account_id": c.account_id, "account": c.account, "kind": c.kind,
+                     "dimension": c.dimension, "owner": c.owner, "team": ",".join(c.team),
+                     "updated": c.updated.isoformat() if c.updated else None, "hash": c.hash, "text": c.text,
+                     "length": sum(t.values())} for c, t in zip(upserts, terms, strict=True)]
+            rids = conn.execute(insert(C).returning(C.rid, sort_by_parameter_order=True), rows).scalars().all()
+            postings = [{"term": term, "rid": rid, "tf": tf}
+                        for rid, t in zip(rids, terms, strict=True) for term, tf in t.items()]
+            if postings:
+                conn.execute(insert(T), postings)
+            docs, tokens = docs + len(rows), tokens + sum(r["length"] for r in rows)
+        if docs or tokens:
+            conn.execute(update(S).where(S.id == 1).values(docs=S.docs + docs, tokens=S.tokens + tokens))
+        if embedded:
+            blobs = ([np.asarray(v, dtype=np.float32).tobytes() for v in vectors] if vectors is not None
+                     else [None] * len(embedded))
+            upsert(conn, V, [{"model": model, "chunk_id": c.id, "hash": c.hash, "vector": b}
+                             for c, b in zip(embedded, blobs, strict=True)], ["model", "chunk_id"])
+        return None
 
-    def scoped_vectors(self, collection: str, account_ids: set[str],
+    def scoped_vectors(self, model: str, account_ids: set[str],
                        dimensions: list[str] | None = None) -> tuple[list[str], np.ndarray] | None:
         """Chunk ids and their vectors within the accounts (and dimensions); None when some vector is not kept."""
-        ids = sorted(account_ids)
-        # CROSS JOIN fixes the loop order (SQLite keeps it): the few chunks of these accounts by their index, then
-        # each one's vector by primary key. Left to itself the planner walked every vector of the collection.
-        q = ("SELECT c.id, e.vector FROM chunks c CROSS JOIN embedded e ON e.chunk_id = c.id AND e.collection = ? "
-             f"WHERE c.account_id IN ({','.join('?' * len(ids))})")
-        params: list[str] = [collection, *ids]
+        q = (select(C.id, V.vector).outerjoin(V, (V.chunk_id == C.id) & (V.model == model))
+             .where(C.account_id.in_(sorted(account_ids))).order_by(C.rid))
         if dimensions:
-            q += f" AND c.dimension IN ({','.join('?' * len(dimensions))})"
-            params += list(dimensions)
-        with self._lock:
-            rows = self.db.execute(q, params).fetchall()
+            q = q.where(C.dimension.in_(list(dimensions)))
+        with self.engine.connect() as c:
+            rows = c.execute(q).all()
         if any(blob is None for _, blob in rows):
             return None
         if not rows:
@@ -169,38 +213,48 @@ class LexicalIndex:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         return [r[0] for r in rows], matrix
 
+    def all_vectors(self, model: str, batch: int = 2000) -> Iterator[list[tuple[dict, bytes]]]:
+        """Every chunk with its vector under the model, in batches (to rebuild a Chroma collection)."""
+        q = (select(C.id, C.account_id, C.kind, C.dimension, C.owner, C.team, C.updated, V.vector)
+             .join(V, (V.chunk_id == C.id) & (V.model == model)).where(V.vector.is_not(None)).order_by(C.rid))
+        with self.engine.connect() as c:
+            result = c.execution_options(yield_per=batch).execute(q)
+            for part in result.partitions(batch):
+                yield [(dict(r._mapping), r.vector) for r in part]
+
     # ------------------------------------------------------------ search
     def search(self, text: str, account_ids: set[str] | None, k: int) -> list[tuple[str, float]]:
-        """(chunk id, bm25 score; higher is better), best first."""
-        tokens = query_tokens(text)
-        if not tokens:
+        """(chunk id, BM25 score; higher is better), best first; ties in indexing order."""
+        tokens = list(dict.fromkeys(t[:MAX_TERM] for t in query_tokens(text)))
+        if not tokens or (account_ids is not None and not account_ids):
             return []
-        match = "tokens: (" + " OR ".join(f'"{t}"' for t in tokens) + ")"
-        in_match = account_ids is not None and len(account_ids) <= FILTER_IN_MATCH_MAX
-        if account_ids is not None and not account_ids:
-            return []
-        if in_match:
-            match += " AND acct: (" + " OR ".join(_acct_token(a) for a in sorted(account_ids)) + ")"
-        limit = k if account_ids is None or in_match else k * 20
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT c.id, c.account_id, bm25(chunk_fts) FROM chunk_fts JOIN chunks c ON c.rid = chunk_fts.rowid "
-                "WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?", (match, limit)).fetchall()
-        out = [(cid, -score) for cid, acc, score in rows if account_ids is None or acc in account_ids]
+        in_query = account_ids is not None and len(account_ids) <= FILTER_IN_QUERY_MAX
+        limit = k if account_ids is None or in_query else k * 20
+        with self.engine.connect() as c:
+            n, total = c.execute(select(S.docs, S.tokens).where(S.id == 1)).one()
+            df = dict(c.execute(select(T.term, func.count()).where(T.term.in_(tokens)).group_by(T.term)).tuples().all())
+            if not n or not df:
+                return []
+            avgdl = total / n
+            # FTS5's idf, floored just above zero so a term in most chunks still counts a little
+            idf = {t: max(math.log((n - d + 0.5) / (d + 0.5)), 1e-6) for t, d in sorted(df.items())}
+            weight = case(*[(T.term == t, w) for t, w in idf.items()], else_=0.0)
+            score = func.sum(weight * T.tf * (K1 + 1) / (T.tf + K1 * (1 - B + B * C.length / avgdl))).label("score")
+            q = (select(C.id, C.account_id, score).join(C, C.rid == T.rid).where(T.term.in_(list(idf)))
+                 .group_by(C.rid, C.id, C.account_id).order_by(score.desc(), C.rid).limit(limit))
+            if in_query:
+                q = q.where(C.account_id.in_(sorted(account_ids)))  # type: ignore[arg-type]
+            rows = c.execute(q).all()
+        out = [(cid, float(sc)) for cid, acc, sc in rows if account_ids is None or acc in account_ids]
         return out[:k]
 
     def get(self, chunk_ids: list[str]) -> dict[str, dict]:
-        with self._lock:
-            out = {}
-            for i in range(0, len(chunk_ids), 500):
-                part = chunk_ids[i : i + 500]
-                q = ("SELECT id, account_id, account, kind, dimension, owner, updated, text FROM chunks "
-                     f"WHERE id IN ({','.join('?' * len(part))})")
-                for row in self.db.execute(q, part):
-                    out[row[0]] = dict(zip(("id", "account_id", "account", "kind", "dimension", "owner", "updated",
-                                            "text"), row, strict=True))
-            return out
+        out = {}
+        with self.engine.connect() as c:
+            for part in _parts(list(chunk_ids)):
+                for row in c.execute(select(*(getattr(C, f) for f in FIELDS)).where(C.id.in_(part))):
+                    out[row[0]] = dict(zip(FIELDS, row, strict=True))
+        return out
 
     def close(self) -> None:
-        with self._lock:
-            self.db.close()
+        """Nothing to release: connections belong to the engine's pool."""

@@ -132,6 +132,17 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'kam.db'}"
 
     @property
+    def db_url_safe(self) -> str:
+        """The database URL to show or log: its password masked (`kam init` output ends up in chat and tickets)."""
+        return mask_url(self.db_url)
+
+    @property
+    def index_location(self) -> str:
+        if self.chroma_host:
+            return f"Chroma server {'https' if self.chroma_ssl else 'http'}://{self.chroma_host}:{self.chroma_port}"
+        return f"embedded Chroma in {self.chroma_path}"
+
+    @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 
@@ -142,6 +153,17 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url)
+
+
+def mask_url(url: str) -> str:
+    """A database URL with any password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can read: show only its scheme
+        return url.split(":", 1)[0] + "://***"
 
 
 @lru_cache(maxsize=1)

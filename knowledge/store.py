@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from slugify import slugify
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from knowledge.db import (
@@ -30,11 +32,13 @@ from knowledge.db import (
     create_schema,
     make_engine,
     session_factory,
+    upsert,
 )
 from knowledge.loader import ProfileError
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
 from knowledge.settings import Settings
 
+log = logging.getLogger(__name__)
 LOAD_CHUNK = 500  # accounts per IN (...) query when loading many; well under SQLite's variable limit
 
 
@@ -79,10 +83,10 @@ class Store:
     # ---------------------------------------------------------------- people
     def save_people(self, people: Iterable[Person], source: str) -> int:
         people = list(people)
+        rows = {p.email: {"email": p.email, "name": p.name, "slack_id": p.slack_id, "role": p.role,
+                          "manager": p.manager, "timezone": p.timezone, "source": source} for p in people}
         with self.session() as s:
-            for p in people:
-                s.merge(PersonRow(email=p.email, name=p.name, slack_id=p.slack_id, role=p.role,
-                                  manager=p.manager, timezone=p.timezone, source=source))
+            upsert(s, PersonRow, list(rows.values()), ["email"])
         return len(people)
 
     def people(self) -> list[Person]:
@@ -120,9 +124,12 @@ class Store:
     def find_by_source_or_name(self, s: Session, profile: AccountProfile, source: str) -> AccountRow | None:
         """The stored account a profile updates: same name, else the account last loaded from the same file
         (an account renamed in its file). Duplicates within one import run are caught by the importer."""
-        row = s.scalars(select(AccountRow).where(AccountRow.name_key == name_key(profile.account))).first()
+        # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): a concurrent writer of this account waits for us,
+        # then reads what we wrote, instead of replacing child rows from a stale snapshot
+        row = s.scalars(select(AccountRow).where(AccountRow.name_key == name_key(profile.account))
+                        .with_for_update()).first()
         if row is None:
-            row = s.scalars(select(AccountRow).where(AccountRow.source == source)).first()
+            row = s.scalars(select(AccountRow).where(AccountRow.source == source).with_for_update()).first()
         return row
 
     def unchanged_sources(self) -> dict[str, tuple[str, str, list[str]]]:
@@ -148,7 +155,21 @@ class Store:
         """Insert or replace one account from its profile, in one transaction. Returns (id, changed).
 
         Records that came from elsewhere (notes captured in Slack, CRM interactions, filings) are kept.
+        Two processes saving the same account: an existing row is locked (the second waits for the first), and a
+        new account created by both at once fails one insert; that one is retried once as an update.
         """
+        try:
+            return self._save_profile(profile, source, keep_other_sources)
+        except IntegrityError:
+            log.warning("account %r was created by another writer at the same time; saving over it", profile.account)
+        try:
+            return self._save_profile(profile, source, keep_other_sources)
+        except IntegrityError as exc:
+            raise ProfileError(source, f"account {profile.account!r} is being written by another process at the same "
+                                       "time (two imports of the same account); run this import again when the "
+                                       f"other one is done ({type(exc.orig).__name__})", field="account") from None
+
+    def _save_profile(self, profile: AccountProfile, source: str, keep_other_sources: bool) -> tuple[str, bool]:
         digest = profile_hash(profile)
         with self.session() as s:
             row = self.find_by_source_or_name(s, profile, source)

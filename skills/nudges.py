@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import String, and_, or_, select, type_coerce
+from sqlalchemy import and_, or_, select
 
-from knowledge.db import AccountRow, ContactRow, DimensionRow, KeyDateRow
+from knowledge.db import AccountRow, ContactRow, DimensionRow, KeyDateRow, json_text
 from knowledge.profile import DIMENSIONS, KEY_DATE_KINDS, Person
 from knowledge.settings import DAY_NAMES, Settings
 from knowledge.store import Store
@@ -203,7 +203,7 @@ def _key_date_nudges(store: Store, settings: Settings, start: dt.date, end: dt.d
     ranges = [and_(kd.kind == kind, kd.date >= start + dt.timedelta(days=off), kd.date <= end + dt.timedelta(days=off))
               for kind, offs in defaults.items() for off in offs]
     rows: list[tuple[str, dt.date, str, str, list[int]]] = []
-    raw_remind = type_coerce(kd.remind, String)
+    raw_remind = json_text(kd.remind)
     no_remind = or_(kd.remind.is_(None), raw_remind == "null")  # the JSON type stores None as 'null'
     with store.session() as s:
         if ranges:
@@ -352,7 +352,7 @@ def account_checks(store: Store, settings: Settings, today: dt.date,
                     roles[aid].add(role)
         # the JSON is decoded here with orjson, not by the column type: most of the cost for 60,000 rows
         for aid, name, data, updated in s.execute(select(DimensionRow.account_id, DimensionRow.name,
-                                                         type_coerce(DimensionRow.data, String),
+                                                         json_text(DimensionRow.data),
                                                          DimensionRow.updated)):
             if aid not in checks:
                 continue

@@ -15,6 +15,7 @@ from knowledge.importers.profiles import ingest_dir
 from knowledge.index import Index
 from knowledge.settings import Settings
 from knowledge.store import Store
+from tests.backends import Embedded, Postgres, make_backend
 from tests.fakes.mock_slack import MockSlack
 
 if TYPE_CHECKING:
@@ -23,6 +24,49 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "accounts"
 SHARED_DATA = Path(os.environ.get("KAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BACKEND: Embedded | Postgres = Embedded()
+SERVICE_VARIABLES = ("DATABASE_URL", "CHROMA_HOST", "CHROMA_PORT", "CHROMA_SSL")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=("embedded", "postgres"), default="embedded",
+                     help="where test data lives: embedded SQLite + Chroma (default), or PostgreSQL + a Chroma server "
+                          "(addresses from .ci/services.sh)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global BACKEND
+    for name in SERVICE_VARIABLES:  # the backend option decides, never the developer's shell
+        os.environ.pop(name, None)
+    BACKEND = make_backend(config.getoption("--backend"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND.name == "embedded":
+        return
+    skip = pytest.mark.skip(reason="about the embedded (in-process) index only")
+    for item in items:
+        if item.get_closest_marker("embedded_only"):
+            item.add_marker(skip)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    BACKEND.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kam backend: {BACKEND.name}"
+
+
+def backend_env(home: Path) -> dict[str, str]:
+    """Environment for a `kam` subprocess over `home`: its database and index servers, if any."""
+    return BACKEND.env(home)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases(tmp_path: Path) -> Iterator[None]:
+    yield
+    BACKEND.drop_under(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +85,8 @@ def shared_data() -> Path:
 
 
 def make_settings(home: Path, **overrides: object) -> Settings:
-    return Settings(_env_file=None, kam_home=home, **overrides)  # type: ignore[call-arg]
+    values = {**BACKEND.overrides(Path(home)), **overrides}
+    return Settings(_env_file=None, kam_home=home, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture()
@@ -80,6 +125,7 @@ def sample_kb(_sample_home: Path, tmp_path: Path, embedder: UseMultilingual):
     """(settings, store, index) over a private copy of the indexed sample accounts."""
     home = tmp_path / "kam"
     shutil.copytree(_sample_home, home)
+    BACKEND.clone_home_db(_sample_home, home)
     (home / "index.lock").unlink(missing_ok=True)
     s = make_settings(home)
     store = Store(s)

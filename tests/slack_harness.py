@@ -41,7 +41,9 @@ def bot_settings(home: Any, mock: MockSlack, **overrides: Any) -> Settings:
         kam_slack_retries=3,
     )
     values.update(overrides)
-    return Settings(_env_file=None, kam_home=home, **values)  # type: ignore[call-arg]
+    from tests.conftest import make_settings
+
+    return make_settings(home, **values)
 
 
 @dataclass

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import filelock
+import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, backend_env
 
 
 def kam(home: Path, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KAM_HOME": str(home), "COLUMNS": "200"}
+    env = {**os.environ, "KAM_HOME": str(home), "COLUMNS": "200", **backend_env(home)}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
@@ -62,6 +63,7 @@ def test_ingest_reports_bad_files_and_exits_nonzero(tmp_path):
     assert "bad.yaml:3: finanse: unknown key 'finanse' (did you mean 'finance'?)" in result.stdout
 
 
+@pytest.mark.embedded_only
 def test_index_owned_by_another_process(tmp_path):
     home = tmp_path / "kam"
     home.mkdir(parents=True)

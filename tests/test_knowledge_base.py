@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from knowledge.importers.profiles import ingest_dir
 from knowledge.index import Index, IndexBusy
+from knowledge.lexical import ChunkVectorRow
 from knowledge.retrieval import hybrid_search
 from tests.conftest import EXAMPLES
 
@@ -113,6 +115,7 @@ def test_search_respects_scope_and_crosses_languages(sample_kb):
     assert hybrid_search(index, "anything", set(), k=3) == []
 
 
+@pytest.mark.embedded_only
 def test_second_process_is_refused_clearly(sample_kb):
     settings, store, index = sample_kb
     with pytest.raises(IndexBusy, match="another kam process"):
@@ -133,7 +136,7 @@ def test_a_note_recorded_twice_is_indexed_once(sample_kb):
 def test_scoped_vector_search_is_exact_and_matches_chroma(sample_kb):
     settings, store, index = sample_kb
     hanshan = store.find_account("Hanshan")
-    scoped = index.lexical.scoped_vectors(index.collection_name, {hanshan})
+    scoped = index.lexical.scoped_vectors(index.model_id, {hanshan})
     assert scoped is not None and len(scoped[0]) == len(index.lexical.chunk_ids(hanshan))
     for question in ("who decides on packaging suppliers?", "寒山包装的预算是多少", "Tetra Pak share"):
         ours = index.vector_search(question, {hanshan}, k=4)
@@ -148,8 +151,9 @@ def test_scoped_search_falls_back_to_chroma_without_kept_vectors(sample_kb):
     settings, store, index = sample_kb
     hanshan = store.find_account("Hanshan")
     before = index.vector_search("Tetra Pak share", {hanshan}, k=3)
-    index.lexical.db.execute("UPDATE embedded SET vector = NULL")  # a ledger written before vectors were kept
-    assert index.lexical.scoped_vectors(index.collection_name, {hanshan}) is None
+    with index.engine.begin() as c:  # a ledger written before vectors were kept
+        c.execute(update(ChunkVectorRow).values(vector=None))
+    assert index.lexical.scoped_vectors(index.model_id, {hanshan}) is None
     assert [c for c, _ in index.vector_search("Tetra Pak share", {hanshan}, k=3)] == [c for c, _ in before]
 
 

@@ -21,7 +21,7 @@ from scheduler.jobs import Jobs, build_scheduler
 from scheduler.runner import SchedulerLock, lock_path, start_in_background
 from scheduler.sweep import state_views
 from skills.nudges import apply_state, batches, load_tiers, nudges_between
-from tests.conftest import ROOT, make_settings
+from tests.conftest import ROOT, backend_env, make_settings
 from tests.fakes.mock_slack import MockSlack
 from tests.test_scheduler import SLACK_IDS, ZONES, ledger_ids
 
@@ -84,7 +84,7 @@ def test_second_scheduler_waits_and_takes_over(tiered):
 
 
 def _kam(home: Path, *args: str, **env: str) -> subprocess.Popen:
-    full = {**os.environ, "KAM_HOME": str(home), **env}
+    full = {**os.environ, "KAM_HOME": str(home), **backend_env(home), **env}
     for k in ("SLACK_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         if k not in env:
             full.pop(k, None)
@@ -165,7 +165,7 @@ def test_sigkill_mid_sweep_then_restart_nothing_twice_nothing_missing(tiered):
             mock.add_user(uid, email=email, tz=ZONES.get(email, "UTC"))
         env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": mock.base_url, "KAM_SLACK_CHANNEL_INTERVAL": "0",
                "KAM_SWEEP_HOUR": "8", "KAM_CATCHUP_DAYS": "60"}
-        full = {**os.environ, "KAM_HOME": str(settings.home), **env}
+        full = {**os.environ, "KAM_HOME": str(settings.home), **backend_env(settings.home), **env}
         child = subprocess.Popen([sys.executable, "-c", CHILD, now.isoformat()], cwd=ROOT, env=full,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         mock.wait_for("chat.postMessage", 2, timeout=60)

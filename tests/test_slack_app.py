@@ -17,6 +17,7 @@ from bot.render_views import NOTE_BLOCK, NOTE_DIMENSION, NOTE_SAVE
 from bot.state import BotAnswerRow, BotState
 from knowledge.db import NoteRow
 from knowledge.retrieval import hybrid_search
+from tests.conftest import backend_env
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
 from tests.slack_harness import ALICE, EMAIL_USER, SECRET, STRANGER, Bot, bot_settings, start_bot
@@ -441,7 +442,7 @@ def test_kam_run_http_subprocess_answers_a_mention(sample_kb, mock: MockSlack) -
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAM_"))}
     env.update(KAM_HOME=str(settings.kam_home), SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_URL=mock.base_url, KAM_SLACK_CHANNEL_INTERVAL="0", KAM_SLACK_PLACEHOLDER_AFTER="0",
-               KAM_RUN_SCHEDULER="false")  # no nudge DMs in this test's mock
+               KAM_RUN_SCHEDULER="false", **backend_env(settings.kam_home))  # no nudge DMs in this test's mock
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--http", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/slack/events"
