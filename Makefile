@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast lint bench
+.PHONY: install demo test test-fast test-postgres lint bench
 
 $(BIN)/kam: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ install: $(BIN)/kam
 demo: install  ## load the sample accounts and open the console
 	$(BIN)/kam demo
 
-test: install  ## everything CI runs: lint, fast and slow tests
+test: install  ## everything CI runs: lint, fast and slow tests, on the embedded defaults then PostgreSQL + Chroma server
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "slow or not slow"
+	$(MAKE) --no-print-directory test-postgres
+
+test-postgres: install  ## the suite on PostgreSQL + a Chroma server, both started (and stopped) by .ci/services.sh
+	VENV=$(abspath $(VENV)) .ci/services.sh $(BIN)/pytest -m "slow or not slow" --backend=postgres
 
 test-fast: install
 	$(BIN)/pytest

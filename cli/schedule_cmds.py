@@ -9,8 +9,10 @@ import threading
 import typer
 from rich.table import Table
 
+from bot.notifier import Notifier
 from cli import demo_cmd
 from cli.context import console, ctx, err_console, fail, print_json
+from knowledge.settings import Settings
 
 
 def _day(value: str | None, label: str) -> dt.date:
@@ -114,28 +116,11 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
     settings = ctx().settings
     notifier = _notifier()
     if once:
-        from knowledge.kb import KnowledgeBase
-        from scheduler import sweep
-        from scheduler.clock import SystemClock
-
-        now = SystemClock().now()
-        store = ctx().store
-        if once == "sweep":
-            r = sweep.run_sweep(store, settings, notifier, now, force=force)
-        elif once == "digest":
-            r = sweep.run_digests(store, settings, notifier, now, force=force)
-        elif once == "tier-review":
-            result = sweep.run_tier_review(KnowledgeBase(settings, store, None), settings, notifier,  # type: ignore[arg-type]
-                                           now)
-            console.print("tier review: " + ("already ran today" if result is None else
-                                             f"{len(result.changes)} changes"))
-            return
-        else:
-            fail("--once must be sweep, digest or tier-review")
-        console.print(f"{once}: {r.messages} messages, {r.nudges} nudges ({r.late} late, {r.retried} retried)"
-                      + (f"; failed for {', '.join(r.failed)}" if r.failed else ""), highlight=False)
-        if r.failed:
-            raise typer.Exit(1)
+        try:
+            with runner.leased(ctx().store, settings, notifier) as leased_notifier:  # the running scheduler's lock
+                _run_once(once, settings, leased_notifier, force)
+        except runner.LeaseLost as exc:
+            fail(str(exc), code=3)
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -147,6 +132,31 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
         stop.wait()
     finally:
         handle.stop()
+
+
+def _run_once(once: str, settings: Settings, notifier: Notifier, force: bool) -> None:
+    from knowledge.kb import KnowledgeBase
+    from scheduler import sweep
+    from scheduler.clock import SystemClock
+
+    now = SystemClock().now()
+    store = ctx().store
+    if once == "sweep":
+        r = sweep.run_sweep(store, settings, notifier, now, force=force)
+    elif once == "digest":
+        r = sweep.run_digests(store, settings, notifier, now, force=force)
+    elif once == "tier-review":
+        result = sweep.run_tier_review(KnowledgeBase(settings, store, None), settings, notifier,  # type: ignore[arg-type]
+                                       now)
+        console.print("tier review: " + ("already ran today" if result is None else
+                                         f"{len(result.changes)} changes"))
+        return
+    else:
+        fail("--once must be sweep, digest or tier-review")
+    console.print(f"{once}: {r.messages} messages, {r.nudges} nudges ({r.late} late, {r.retried} retried)"
+                  + (f"; failed for {', '.join(r.failed)}" if r.failed else ""), highlight=False)
+    if r.failed:
+        raise typer.Exit(1)
 
 
 # ------------------------------------------------------------------------------------------------ kam demo

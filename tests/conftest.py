@@ -42,11 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if BACKEND.name == "embedded":
-        return
-    skip = pytest.mark.skip(reason="about the embedded (in-process) index only")
+    other = "postgres_only" if BACKEND.name == "embedded" else "embedded_only"
+    skip = pytest.mark.skip(reason=f"{other.replace('_', ' ')}: not on the {BACKEND.name} backend")
     for item in items:
-        if item.get_closest_marker("embedded_only"):
+        if item.get_closest_marker(other):
             item.add_marker(skip)
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from bot.notifier import ConsoleNotifier
 from scheduler import ledger
 from scheduler.clock import ManualClock
 from scheduler.jobs import Jobs, build_scheduler
-from scheduler.runner import SchedulerLock, lock_path, start_in_background
+from scheduler.runner import LeasedNotifier, LeaseLost, SchedulerLock, lock_path, start_in_background
 from scheduler.sweep import state_views
 from skills.nudges import apply_state, batches, load_tiers, nudges_between
 from tests.conftest import ROOT, backend_env, make_settings
@@ -66,7 +67,8 @@ def test_second_scheduler_waits_and_takes_over(tiered):
     first_out, second_out = ConsoleNotifier(echo=False), ConsoleNotifier(echo=False)
     first = start_in_background(None, settings, first_out, clock, store=store, poll=0.05)
     assert first.leading.wait(10)
-    assert lock_path(store, settings).name == "kam.db.scheduler.lock"
+    if store.engine.dialect.name == "sqlite":
+        assert lock_path(store, settings).name == "kam.db.scheduler.lock"
     second = start_in_background(None, settings, second_out, clock, store=store, poll=0.05)
     try:
         time.sleep(0.5)
@@ -118,7 +120,9 @@ def test_killed_scheduler_process_is_taken_over(tiered):
         assert not _wait_output(second, "scheduler: running", timeout=0.1)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
+        killed = time.monotonic()
         assert _wait_output(second, "scheduler: running", timeout=30), "the second scheduler did not take over"
+        assert time.monotonic() - killed < 5, "takeover took 5 s or more"
     finally:
         for p in (first, second):
             if p is not None and p.poll() is None:
@@ -127,6 +131,68 @@ def test_killed_scheduler_process_is_taken_over(tiered):
                     p.wait(15)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+@pytest.mark.postgres_only
+def test_leader_whose_session_is_cut_stops_sending_and_the_other_takes_over(tiered):
+    settings, store = tiered
+    clock = ManualClock(MONDAY)
+    first_out, second_out = ConsoleNotifier(echo=False), ConsoleNotifier(echo=False)
+    first = start_in_background(None, settings, first_out, clock, store=store, poll=0.05)
+    second = start_in_background(None, settings, second_out, clock, store=store, poll=0.05)
+    try:
+        assert first.leading.wait(10)
+        time.sleep(0.3)
+        assert not second.leading.is_set()
+        # the leader process lives on; only its database session is cut (a failover, an idle-session killer...)
+        with store.engine.begin() as c:
+            cut = c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                 "WHERE locktype = 'advisory' AND granted")).scalars().all()
+        assert cut == [True]
+        started = time.monotonic()
+        assert second.leading.wait(5), "no takeover within 5 s"
+        assert time.monotonic() - started < 5
+        deadline = time.monotonic() + 5
+        while first.leading.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not first.leading.is_set(), "the old leader still leads"
+        assert not first.lock.held()
+    finally:
+        first.stop()
+        second.stop()
+
+
+@pytest.mark.postgres_only
+def test_a_lost_lease_refuses_to_send(tiered):
+    settings, store = tiered
+    lock = SchedulerLock(store, settings)
+    assert lock.try_acquire() and lock.held()
+    out = ConsoleNotifier(echo=False)
+    leased_out = LeasedNotifier(out, lock)
+    leased_out.send_dm("alice@example.com", "while leading")
+    with store.engine.begin() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+    with pytest.raises(LeaseLost):
+        leased_out.send_dm("alice@example.com", "after the lease is gone")
+    assert out.sent == [("DM alice@example.com", "while leading")]
+    assert SchedulerLock(store, settings).try_acquire()  # free for the next leader
+    lock.release()
+
+
+@pytest.mark.slow
+def test_once_takes_the_scheduler_lock(tiered):
+    settings, store = tiered
+    leader = SchedulerLock(store, settings)
+    assert leader.try_acquire()
+    try:
+        once = _kam(settings.home, "scheduler", "--once", "sweep")
+        assert once.wait(60) == 3
+        once.log.seek(0)  # type: ignore[attr-defined]
+        assert "another scheduler holds the scheduler lock" in once.log.read()  # type: ignore[attr-defined]
+    finally:
+        leader.release()
+    again = _kam(settings.home, "scheduler", "--once", "sweep")
+    assert again.wait(120) == 0
 
 
 CHILD = """
