@@ -153,7 +153,7 @@ def register(app: App, ctx: BotContext) -> None:
             return
         ctx.state.set_saved_note(note_id, saved_id, dim)
         with ctx.index_lock:
-            ctx.kb.index.sync(ctx.store)
+            ctx.kb.index.sync(ctx.store, accounts=[pending.account_id])
         account = ctx.store.summaries([pending.account_id])[0].name
         respond(text=f"Saved to {account}", blocks=saved_note_blocks(account, dim, pending.text, day),
                 replace_original=True)

@@ -9,6 +9,8 @@ named for the deployment (database identity + model), and rebuilt from the vecto
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,16 +20,17 @@ from pathlib import Path
 import filelock
 import numpy as np
 from slugify import slugify
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import Connection, Engine
 
 from knowledge.chunks import Chunk, profile_chunks
 from knowledge.db import AccountRow, create_schema, database_name, deployment_id, make_engine
 from knowledge.embeddings import Embedder, make_embedder
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import ChunkRow, LexicalIndex
 from knowledge.settings import Settings
 from knowledge.store import Store
 
+log = logging.getLogger(__name__)
 LOAD_ACCOUNTS = 200  # accounts read from the store at once during sync
 SYNC_BATCH_CHUNKS = 256  # chunks per sync batch: embedded, written to Chroma and the ledger together
 EXACT_SCOPE_ACCOUNTS = 500  # searches within at most this many accounts are exact, from the ledger's vectors
@@ -54,6 +57,7 @@ class SyncReport:
 @dataclass
 class _Plan:
     accounts: list[tuple[str, int]]
+    chunks: list[Chunk]
     changed: list[Chunk]
     to_embed: list[Chunk]
     removed: list[str]
@@ -70,8 +74,6 @@ def collection_name(model_id: str, deployment: str | None = None) -> str:
 
 def deployment_key(engine: Engine) -> tuple[str, str, str]:
     """(key for the collection name, deployment id, database name) of the store's database."""
-    import hashlib
-
     ident, name = deployment_id(engine), database_name(engine)
     return hashlib.sha256(f"{ident}/{name}".encode()).hexdigest()[:10], ident, name
 
@@ -177,22 +179,26 @@ class Index:
         self.close()
 
     # ------------------------------------------------------------------ sync
-    def sync(self, store: Store, *, full: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> SyncReport:
+    def sync(self, store: Store, *, full: bool = False, progress: Callable[[int, int], None] | None = None,
+             accounts: list[str] | None = None) -> SyncReport:
         """Bring the index in line with the store. Only accounts whose revision moved are looked at
-        (all of them with full=True), and within those only chunks whose content hash changed are embedded."""
+        (all of them with full=True), and within those only chunks whose content hash changed are embedded.
+        `accounts` limits the sync to those (the bot after a note: not whatever another host is importing)."""
         report = SyncReport()
         full = full or not self.lexical.in_step(self.model_id)
         with store.session() as s:
             rows = s.execute(select(AccountRow.id, AccountRow.revision, AccountRow.indexed_revision)).all()
         live = {r.id for r in rows}
+        if accounts is not None and not full:
+            wanted = set(accounts)
+            rows = [r for r in rows if r.id in wanted]
         if not full and any(r.indexed_revision for r in rows) and not self.lexical.hashes([r.id for r in rows[:50]]):
             full = True  # indexed before the ledger moved into the database (or the ledger was lost): rebuild it
         todo = [(r.id, r.revision) for r in rows if full or r.revision != r.indexed_revision]
         # accounts that vanished from the store vanish from the index
-        for gone in sorted(self.lexical.account_ids() - live):
+        for gone in sorted(self.lexical.account_ids() - live) if accounts is None else []:
             ids = self.lexical.chunk_ids(gone)
-            self._apply([], ids)
+            self._apply([], ids, gone=gone)
             report.deleted += len(ids)
             report.removed_accounts.append(gone)
         report.accounts = len(todo)
@@ -235,7 +241,7 @@ class Index:
         old = self.lexical.hashes(ids)
         wanted = {c.id: c for c in chunks}
         embedded = self.lexical.embedded_hashes(self.model_id, wanted)
-        plan = _Plan(accounts=list(accounts),
+        plan = _Plan(accounts=list(accounts), chunks=list(chunks),
                      changed=[c for c in chunks if old.get(c.id) != c.hash],
                      to_embed=[c for c in chunks if embedded.get(c.id) != c.hash],
                      removed=[cid for cid in old if cid not in wanted])
@@ -247,7 +253,7 @@ class Index:
 
     def _finish(self, store: Store, plan: _Plan, vectors: Future[np.ndarray]) -> int:
         """Write a planned batch once its vectors are ready, then mark its accounts indexed at their revision."""
-        self._write(plan.changed, plan.removed, plan.to_embed, vectors.result(), plan.accounts)
+        self._write(plan.changed, plan.removed, plan.to_embed, vectors.result(), plan.accounts, plan.chunks)
         return len(plan.accounts)
 
     def _embed(self, chunks: list[Chunk]) -> np.ndarray:
@@ -255,12 +261,14 @@ class Index:
         parts = [self.embedder.embed([c.text for c in chunks[i : i + batch]]) for i in range(0, len(chunks), batch)]
         return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
-    def _apply(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk] | None = None) -> None:
+    def _apply(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk] | None = None,
+               gone: str | None = None) -> None:
         to_embed = to_embed if to_embed is not None else []
-        self._write(changed, removed, to_embed, self._embed(to_embed))
+        self._write(changed, removed, to_embed, self._embed(to_embed), gone=gone)
 
     def _write(self, changed: list[Chunk], removed: list[str], to_embed: list[Chunk], vectors: np.ndarray,
-               accounts: list[tuple[str, int]] | None = None) -> None:
+               accounts: list[tuple[str, int]] | None = None, chunks: list[Chunk] | None = None,
+               gone: str | None = None) -> None:
         stale_vectors = [*removed, *(c.id for c in to_embed)]
         if stale_vectors:
             self.collection.delete(ids=stale_vectors)
@@ -270,10 +278,34 @@ class Index:
         # the ledger is written last, in one transaction with the accounts' indexed revisions: after a crash the
         # next sync simply redoes this batch
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                lock_accounts(conn, [a for a, _ in accounts or []] + ([gone] if gone else []))
+                if accounts and chunks is not None:
+                    accounts, changed, removed = self._rediff(conn, accounts, chunks)
             self.lexical.write(changed, removed, self.model_id, to_embed, vectors if to_embed else None, conn)
             for account_id, revision in accounts or []:
                 conn.execute(update(AccountRow).where(AccountRow.id == account_id, AccountRow.revision == revision)
                              .values(indexed_revision=revision))
+
+    def _rediff(self, conn: Connection, accounts: list[tuple[str, int]],
+                chunks: list[Chunk]) -> tuple[list[tuple[str, int]], list[Chunk], list[str]]:
+        """Another process may have indexed some of these accounts since this batch was planned (two ingests, a
+        bot saving a note): under the accounts' locks, keep only accounts still at the planned revision and not yet
+        indexed at it, and diff their chunks against the ledger as it is now."""
+        current = {r.id: (r.revision, r.indexed_revision) for r in conn.execute(
+            select(AccountRow.id, AccountRow.revision, AccountRow.indexed_revision)
+            .where(AccountRow.id.in_([a for a, _ in accounts])))}
+        keep = [(a, rev) for a, rev in accounts if current.get(a, (None, None))[0] == rev
+                and current[a][1] != rev]
+        if len(keep) < len(accounts):
+            log.info("sync: %d accounts of this batch were indexed by another process meanwhile",
+                     len(accounts) - len(keep))
+        ids = {a for a, _ in keep}
+        mine = [c for c in chunks if c.account_id in ids]
+        old = dict(conn.execute(select(ChunkRow.id, ChunkRow.hash).where(ChunkRow.account_id.in_(sorted(ids))))
+                   .tuples().all()) if ids else {}
+        wanted = {c.id for c in mine}
+        return keep, [c for c in mine if old.get(c.id) != c.hash], [cid for cid in old if cid not in wanted]
 
     # ---------------------------------------------------------------- query
     def vector_search(self, text: str, account_ids: set[str] | None, k: int,
@@ -304,6 +336,13 @@ class Index:
 
     def count(self) -> int:
         return self.collection.count()
+
+
+def lock_accounts(conn: Connection, account_ids: list[str]) -> None:
+    """PostgreSQL transaction locks on accounts' index entries, taken in one order (no deadlock between writers)."""
+    for aid in sorted(set(account_ids)):
+        key = int.from_bytes(hashlib.sha256(f"kam-index:{aid}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _meta(c: Chunk) -> dict:

@@ -168,12 +168,12 @@ class LexicalIndex:
         gone = [*deletes, *(c.id for c in upserts)]
         docs = tokens = 0
         for part in _parts(gone):
-            old = conn.execute(select(C.rid, C.length).where(C.id.in_(part))).all()
+            old = conn.execute(select(C.rid).where(C.id.in_(part))).scalars().all()
             if old:
-                rids = [r.rid for r in old]
-                conn.execute(delete(T).where(T.rid.in_(rids)))
-                conn.execute(delete(C).where(C.rid.in_(rids)))
-                docs, tokens = docs - len(old), tokens - sum(r.length for r in old)
+                conn.execute(delete(T).where(T.rid.in_(old)))
+                # counted from what this transaction really deleted (a concurrent writer may have been first)
+                dead = conn.execute(delete(C).where(C.rid.in_(old)).returning(C.length)).scalars().all()
+                docs, tokens = docs - len(dead), tokens - sum(dead)
         for part in _parts(deletes):
             conn.execute(delete(V).where(V.chunk_id.in_(part)))
         if upserts:
