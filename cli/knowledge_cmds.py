@@ -48,9 +48,27 @@ def init() -> None:
     store = ctx().store
     index = ctx().index
     settings = ctx().settings
+    for step in store.migrations:
+        console.print(f"schema: {step}", highlight=False)
     console.print(f"kam home: {settings.home}\ndatabase: {settings.db_url_safe}\n"
                   f"index: {index.collection_name} ({index.count()} chunks) in {settings.index_location}, "
                   f"accounts: {store.count_accounts()}", highlight=False)
+    if index.drift:
+        console.print(f"[yellow]warning[/] {index.drift}", highlight=False)
+
+
+def migrate() -> None:
+    """Bring the database schema to this version's (in place; safe to run again, and while other processes run)."""
+    from knowledge.migrations import current, head
+
+    store = ctx().store
+    for step in store.migrations:
+        console.print(f"schema: {step}", highlight=False)
+    with store.engine.connect() as conn:
+        revision = current(conn)
+    console.print(f"database: {ctx().settings.db_url_safe}\nschema revision: {revision}"
+                  + ("" if store.migrations else " (already the newest)") + f" (this version's: {head()})",
+                  highlight=False)
 
 
 def ingest(directory: Path = typer.Argument(..., help="directory of profile YAML files (+ people.yaml)"),
@@ -219,6 +237,7 @@ def search(text: str = typer.Argument(..., help="what to look for"),
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
+    app.command()(migrate)
     app.command()(ingest)
     app.command("import-crm")(import_crm)
     app.command("import-filing")(import_filing)

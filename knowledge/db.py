@@ -92,6 +92,7 @@ class AliasRow(Base):
     alias_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     alias: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # order in the profile
 
 
 class DimensionRow(Base):
@@ -291,7 +292,7 @@ def make_engine(url: str) -> Engine:
 TABLE_MODULES = ("knowledge.lexical", "skills.ask.memory", "skills.tiering.models", "bot.state", "scheduler.ledger")
 
 
-def create_schema(engine: Engine) -> None:
+def import_table_modules() -> None:
     import importlib
 
     for name in TABLE_MODULES:
@@ -301,7 +302,14 @@ def create_schema(engine: Engine) -> None:
             if not exc.name or not (name == exc.name or name.startswith(exc.name + ".")):
                 # a feature that is not there is fine; a broken import inside one is not
                 raise
-    Base.metadata.create_all(engine)
+
+
+def create_schema(engine: Engine) -> list[str]:
+    """Every table, at the newest revision (see knowledge.migrations); returns what was done."""
+    from knowledge.migrations import migrate
+
+    import_table_modules()
+    return migrate(engine)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -109,8 +109,10 @@ class Index:
             metadata={"model_id": self.model_id, "deployment": ident, "database": db_name},
         )
         self._check_owner(ident, db_name)
+        self.drift: str | None = None  # why the collection and the database disagree, if they do
         if settings.chroma_host:
             self._restore_if_empty()
+            self.drift = self._check_drift()
 
     def _check_owner(self, ident: str, db_name: str) -> None:
         meta = self.collection.metadata or {}
@@ -125,6 +127,20 @@ class Index:
         if meta.get("model_id") not in (None, self.model_id):
             raise IndexMismatch(f"the Chroma collection {self.collection_name!r} was built with the model "
                                 f"{meta.get('model_id')!r}, not {self.model_id!r}")
+
+    def _check_drift(self) -> str | None:
+        """Vectors in the collection vs. vectors kept in the database. They differ for a moment while another
+        process syncs, so this explains rather than refuses."""
+        have, kept = self.collection.count(), self.lexical.vector_count(self.model_id)
+        if have == kept:
+            return None
+        message = (f"the Chroma collection {self.collection_name!r} holds {have} vectors but the database keeps "
+                   f"{kept}: another process may be indexing right now; otherwise the Chroma server was restored "
+                   "from an older state or shared with a copy of this database. Delete the collection to rebuild it "
+                   "from "
+                   "the database (no embedding needed).")
+        log.warning(message)
+        return message
 
     def _restore_if_empty(self) -> None:
         """An empty collection beside a database that keeps vectors (a new Chroma server, a restored database

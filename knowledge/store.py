@@ -71,7 +71,7 @@ class Store:
         if settings.database_url is None:
             settings.home.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.db_url)
-        create_schema(self.engine)
+        self.migrations = create_schema(self.engine)  # what was done to the schema, for `kam init` / `kam migrate`
         self._sessions = session_factory(self.engine)
 
     @contextmanager
@@ -208,7 +208,8 @@ class Store:
             key = name_key(alias)
             if key != name_key(p.account) and key not in seen_alias:
                 seen_alias.add(key)
-                rows.setdefault(AliasRow, []).append({"alias_key": key, "account_id": account_id, "alias": alias})
+                rows.setdefault(AliasRow, []).append({"alias_key": key, "account_id": account_id, "alias": alias,
+                                                      "position": len(seen_alias)})
         members = {_ident(p.owner): "owner"}
         for t in p.team:
             members.setdefault(_ident(t), "team")
@@ -269,7 +270,7 @@ class Store:
                 q = q.where(AccountRow.id.in_(list(ids)))
             rows = s.scalars(q).all()
             aliases: dict[str, list[str]] = {}
-            for a in s.scalars(select(AliasRow)):
+            for a in s.scalars(select(AliasRow).order_by(AliasRow.account_id, AliasRow.position)):
                 aliases.setdefault(a.account_id, []).append(a.alias)
             return [AccountSummary(r.id, r.name, r.owner, list(r.team or []), r.industry, r.region, r.source,
                                    aliases.get(r.id, [])) for r in rows]
@@ -303,7 +304,7 @@ class Store:
                 out.setdefault(x.account_id, []).append(x)
             return out
 
-        aliases = grouped(AliasRow)  # insertion (file) order within an account, as the index on account_id gives
+        aliases = grouped(AliasRow, AliasRow.position)  # file order
         dims = grouped(DimensionRow)
         contacts = grouped(ContactRow, ContactRow.position)
         key_dates = grouped(KeyDateRow, KeyDateRow.date, KeyDateRow.id)

@@ -1,0 +1,65 @@
+"""Schema migrations (Alembic), run in code: no alembic.ini, the scripts live in this package.
+
+A new database gets every table from the models and is stamped at the newest revision. A database made before
+migrations existed (tables, no `alembic_version`) is stamped at the baseline and upgraded. `kam init` and
+`kam migrate` print what was done; on PostgreSQL an advisory lock makes concurrent starters wait for one migrator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+BASELINE = "0001"
+MIGRATE_LOCK = 7283910465  # pg_advisory_xact_lock key: one migrator per database
+
+
+def _config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head() -> str:
+    return str(ScriptDirectory(str(Path(__file__).parent)).get_current_head())
+
+
+def current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the database to the newest schema; returns what was done, for people to read."""
+    from knowledge.db import Base
+
+    done: list[str] = []
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # processes starting together: one migrates, the others wait
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK})
+        cfg = _config(conn)
+        tables = set(inspect(conn).get_table_names())
+        rev = current(conn)
+        if rev is None and not (tables - {"alembic_version"}):
+            Base.metadata.create_all(conn)
+            command.stamp(cfg, "head")
+            done.append(f"created the schema ({len(Base.metadata.tables)} tables) at revision {head()}")
+            return done
+        if rev is None:
+            command.stamp(cfg, BASELINE)
+            done.append(f"an existing database without migrations: taken as revision {BASELINE}")
+            rev = BASELINE
+        if rev != head():
+            command.upgrade(cfg, "head")
+            done.append(f"upgraded from revision {rev} to {head()}")
+        missing = [t for t in Base.metadata.sorted_tables if t.name not in set(inspect(conn).get_table_names())]
+        if missing:  # tables of features added since (whole new tables need no migration script)
+            Base.metadata.create_all(conn, tables=missing)
+            done.append("created tables " + ", ".join(t.name for t in missing))
+    return done

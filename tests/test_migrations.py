@@ -1,0 +1,40 @@
+"""Schema migrations: a database made before migrations existed upgrades in place (both backends)."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+
+from knowledge.importers.profiles import ingest_dir
+from knowledge.store import Store
+from tests.conftest import EXAMPLES
+
+
+def test_new_database_is_created_at_the_newest_revision(settings):
+    from knowledge.db import Base
+    from knowledge.migrations import head
+
+    store = Store(settings)
+    assert store.migrations == [f"created the schema ({len(Base.metadata.tables)} tables) at revision {head()}"]
+    assert Store(settings).migrations == []  # the second start changes nothing
+    store.engine.dispose()
+
+
+def test_a_database_from_before_migrations_upgrades_in_place(settings):
+    store = Store(settings)
+    ingest_dir(store, EXAMPLES)
+    acme = store.find_account("Acme")
+    aliases = store.load_profile(acme).aliases
+    assert len(aliases) > 1
+    with store.engine.begin() as c:  # the schema as the previous version left it
+        c.execute(text("DROP TABLE alembic_version"))
+        c.execute(text("ALTER TABLE aliases DROP COLUMN position"))
+        for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta"):
+            c.execute(text(f"DROP TABLE {table}"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations[:2] == ["an existing database without migrations: taken as revision 0001",
+                                       "upgraded from revision 0001 to 0002"]
+    assert "chunks" in upgraded.migrations[2]
+    assert "position" in {col["name"] for col in inspect(upgraded.engine).get_columns("aliases")}
+    assert upgraded.load_profile(acme).aliases == aliases  # file order kept through the upgrade
+    upgraded.engine.dispose()
