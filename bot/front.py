@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import logging
 import os
 import queue
@@ -83,13 +84,35 @@ class Backend:
         raise AssertionError("unreachable")
 
 
+class Backends:
+    """Several bot workers (`kam front --backend URL --backend URL ...`): each request goes to the next one in turn,
+    and one that cannot be reached is skipped. Workers share the database, so its event dedup answers each once."""
+
+    def __init__(self, urls: list[str]):
+        if not urls:
+            raise ValueError("at least one backend URL")
+        self.backends = [Backend(u) for u in urls]
+        self._turn = itertools.count()
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        start = next(self._turn)
+        error: Exception | None = None
+        for i in range(len(self.backends)):
+            try:
+                return self.backends[(start + i) % len(self.backends)].post(body, headers)
+            except (OSError, http.client.HTTPException) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+
 class Front:
     """The front's WSGI app plus the threads that forward acknowledged events."""
 
-    def __init__(self, backend_url: str, signing_secret: str, forwarders: int = 4):
+    def __init__(self, backend_url: str | list[str], signing_secret: str, forwarders: int = 4):
         from slack_sdk.signature import SignatureVerifier
 
-        self.backend = Backend(backend_url)
+        self.backend = Backends([backend_url] if isinstance(backend_url, str) else list(backend_url))
         self.verifier = SignatureVerifier(signing_secret)
         self.seen = SeenEvents()
         self.queue: queue.Queue[tuple[bytes, dict[str, str], float] | None] = queue.Queue()
@@ -190,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="kam-bot HTTP front (started by `kam run --http`)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--backend", required=True, help="the bot process's events URL")
+    parser.add_argument("--backend", required=True, action="append",
+                        help="a bot process's events URL (repeat for several workers; requests take turns)")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--with-parent", action="store_true", help="exit when stdin closes")
     args = parser.parse_args(argv)

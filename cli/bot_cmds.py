@@ -76,6 +76,23 @@ def run(
         c.close()
 
 
+def front(
+    backend: list[str] = typer.Option(..., "--backend", help="a bot worker's events URL, e.g. "
+                                      "http://10.0.0.5:3001/slack/events (repeat for each worker)"),
+    host: str = typer.Option(None, "--host", help="bind address (default KAM_HTTP_HOST, 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="port (default KAM_HTTP_PORT, 3000)"),
+) -> None:
+    """Run the HTTP front alone, in front of bot workers started with KAM_HTTP_FRONT=false (docs/deployment.md)."""
+    from bot.front import main
+
+    settings = ctx().settings
+    if not settings.slack_signing_secret:
+        fail("SLACK_SIGNING_SECRET is not set")
+    os.environ.setdefault("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    main(["--host", host or settings.kam_http_host, "--port", str(settings.kam_http_port if port is None else port),
+          *[arg for url in backend for arg in ("--backend", url)]])
+
+
 @dataclass
 class FrontProcess:
     proc: subprocess.Popen
@@ -97,3 +114,4 @@ def start_front(host: str, port: int, backend_url: str, settings: Settings) -> F
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+    app.command("front")(front)

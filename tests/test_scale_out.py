@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +154,69 @@ def test_two_ingests_at_once_both_succeed_and_index_everything(tmp_path):
             name = yaml.safe_load(f.read_text())["account"]
             assert any(h.account == name for h in hybrid_search(index, name, None, k=5)), name
     store.engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_bot_workers_behind_one_front(sample_kb, mock):
+    """The documented topology: one front, two `kam run --http` workers (KAM_HTTP_FRONT=false) on one database."""
+    from bot.front import Front, serve
+    from tests.fakes import slack_requests as sr
+    from tests.slack_harness import EMAIL_USER, SECRET
+    from tests.test_slack_app import all_text
+
+    settings, store, index = sample_kb
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAM_"))}
+    env.update(KAM_HOME=str(settings.kam_home), SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
+               SLACK_API_URL=mock.base_url, KAM_SLACK_CHANNEL_INTERVAL="0", KAM_SLACK_PLACEHOLDER_AFTER="30",
+               KAM_RUN_SCHEDULER="false", KAM_HTTP_FRONT="false", **backend_env(settings.kam_home))
+    ports = [_free_port(), _free_port()]
+    workers = [subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--http", "--port", str(p)], cwd=ROOT,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
+    urls = [f"http://127.0.0.1:{p}/slack/events" for p in ports]
+    front = Front(urls, SECRET)
+    server = serve(front, "127.0.0.1", 0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
+    try:
+        for worker_url in urls:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if sr.post(worker_url.replace("/slack/events", "/healthz"), b"", timeout=1)[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                raise AssertionError(f"worker {worker_url} did not start")
+        bodies = [sr.event_body("app_mention", text="who decides at Acme?", user=EMAIL_USER, ts=sr.new_ts())
+                  for _ in range(4)]
+        for body in bodies:  # through the front: the workers take turns
+            assert sr.send(url, SECRET, body)[0] == 200
+        answers = mock.wait_for("chat.postMessage", 4, timeout=120)
+        assert all("Karen Doyle" in all_text(a) for a in answers)
+        for worker_url in urls:  # Slack's retry of the first delivery reaches both workers: still answered once
+            assert sr.send(worker_url, SECRET, bodies[0])[0] == 200
+        time.sleep(2)
+        assert len(mock.calls("chat.postMessage")) == 4
+        workers[0].kill()  # one worker dies: the front hands the next delivery to the other
+        workers[0].wait(10)
+        for _ in range(2):  # whichever worker's turn it is
+            body = sr.event_body("app_mention", text="who decides at Acme?", user=EMAIL_USER, ts=sr.new_ts())
+            assert sr.send(url, SECRET, body)[0] == 200
+        assert len(mock.wait_for("chat.postMessage", 6, timeout=120)) == 6
+    finally:
+        server.close()
+        front.close()
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGINT)
+                try:
+                    w.wait(20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
