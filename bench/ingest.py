@@ -1,6 +1,9 @@
 """Ingest benchmark: generated profiles through the real path (ingest_dir + Index.sync) into a temporary KAM_HOME.
 
-    python bench/ingest.py [--sizes 1000,10000] [--queries 200] [--json] [--profile]
+    python bench/ingest.py [--sizes 1000,10000] [--queries 200] [--backends embedded,postgres] [--json] [--profile]
+
+With `--backends ...,postgres` (inside .ci/services.sh) every size also runs on PostgreSQL + a Chroma server; the
+query phase's peak RSS is then a bot process's with the vector index out of process.
 
 Per size, each phase runs in its own child process (clean peak RSS, read with os.wait4's rusage):
   ingest   people.yaml + N profiles: ingest_dir, then Index.sync with the default embedder (model load included);
@@ -107,13 +110,18 @@ def child_ingest(home: Path, profiles: Path) -> dict:
 
 def _ledger_rows(home: Path) -> list[tuple[str, str, str, str, str, str]]:
     """(id, account_id, dimension, kind, owner, text) of every indexed chunk, in ingest order."""
-    import sqlite3
+    from sqlalchemy import select
 
-    db = sqlite3.connect(str(home / "lexical.sqlite"))
+    from knowledge.db import make_engine
+    from knowledge.lexical import ChunkRow as C
+
+    engine = make_engine(_settings(home).db_url)
     try:
-        return db.execute("SELECT id, account_id, dimension, kind, owner, text FROM chunks ORDER BY rid").fetchall()
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(select(C.id, C.account_id, C.dimension, C.kind, C.owner, C.text)
+                                                .order_by(C.rid))]
     finally:
-        db.close()
+        engine.dispose()
 
 
 def child_raw(home: Path) -> dict:
@@ -193,14 +201,14 @@ def child_query(home: Path, n: int, seed: int) -> dict:
             "load_before": load0, "load_after": _loadavg(), "examples": [q for _, q in timed[:6]]}
 
 
-def run_child(args: list[str], profile_to: Path | None = None) -> dict:
+def run_child(args: list[str], profile_to: Path | None = None, env: dict[str, str] | None = None) -> dict:
     """Run one phase in a fresh interpreter; its peak RSS and CPU time come from the kernel (wait4)."""
     cmd = [sys.executable]
     if profile_to is not None:
         cmd += ["-m", "cProfile", "-o", str(profile_to)]
     cmd += [str(Path(__file__).resolve()), "--child", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=str(ROOT), env={**os.environ, "ANONYMIZED_TELEMETRY":
-                                                                              "False"})
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=str(ROOT),
+                            env={**(os.environ if env is None else env), "ANONYMIZED_TELEMETRY": "False"})
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -213,29 +221,34 @@ def run_child(args: list[str], profile_to: Path | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- parent
-def bench_size(n: int, queries: int, seed: int, profile: bool, stamp: str, keep: Path | None) -> dict:
+def bench_size(n: int, queries: int, seed: int, profile: bool, stamp: str, keep: Path | None,
+               backend: str = "embedded") -> dict:
+    from bench.backends import backend_env
     from bench.generate import generate
+
+    env = backend_env(backend)
 
     base = Path(tempfile.mkdtemp(prefix=f"kam-bench-ingest-{n}-")) if keep is None else keep / str(n)
     profiles, home = base / "profiles", base / "home"
     t0 = time.perf_counter()
     generate(profiles, n, seed=seed)
     gen_s = time.perf_counter() - t0
-    log = lambda msg: print(f"[{n}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda msg: print(f"[{n} {backend}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"generated {n} profiles in {gen_s:.1f}s under {base}")
     prof = RESULTS / f"ingest-{n}-{stamp}.prof" if profile else None
-    first = run_child(["ingest", str(home), str(profiles)], prof)
+    first = run_child(["ingest", str(home), str(profiles)], prof, env)
     first["chunks_per_s"] = first["chunks"] / first["seconds"]
     log(f"ingest: {first['chunks']} chunks in {first['seconds']:.1f}s = {first['chunks_per_s']:.1f} chunks/s, "
         f"peak RSS {first['peak_rss_mb']} MB")
-    raw = run_child(["raw", str(home)])
+    raw = run_child(["raw", str(home)], env=env)
     log(f"raw embedding: {raw['chunks_per_s']:.1f} chunks/s ({raw['seconds']:.1f}s)")
-    again = run_child(["reingest", str(home), str(profiles)])
+    again = run_child(["reingest", str(home), str(profiles)], env=env)
     log(f"re-ingest: {again['seconds']:.2f}s, {again['embedded']} re-embedded")
-    query = run_child(["query", str(home), str(queries), str(seed)])
-    log(f"query: p50 {query['p50_ms']:.1f} ms, p95 {query['p95_ms']:.1f} ms")
+    query = run_child(["query", str(home), str(queries), str(seed)], env=env)
+    log(f"query: p50 {query['p50_ms']:.1f} ms, p95 {query['p95_ms']:.1f} ms, peak RSS {query['peak_rss_mb']} MB")
     result = {
-        "profiles": n, "chunks": first["chunks"], "generate_s": round(gen_s, 1), "ingest": first, "raw_embedding": raw,
+        "profiles": n, "backend": backend, "chunks": first["chunks"], "generate_s": round(gen_s, 1), "ingest": first,
+        "raw_embedding": raw,
         "reingest": again, "query": query,
         "ratio": first["chunks_per_s"] / raw["chunks_per_s"],
         "floor_ratio": first["chunks_per_s"] / raw["floor_chunks_per_s"],
@@ -275,10 +288,11 @@ def table(results: list[dict]) -> str:
          lambda r: f"{r['ingest']['peak_rss_mb']:.0f} / {r['reingest']['peak_rss_mb']:.0f}"),
         ("query p50 / p95 / max, ms (goal p95 < 30)",
          lambda r: f"{r['query']['p50_ms']:.1f} / {r['query']['p95_ms']:.1f} / {r['query']['max_ms']:.1f}"),
+        ("peak RSS of the query process (a bot's), MB", lambda r: f"{r['query']['peak_rss_mb']:.0f}"),
         ("load average after ingest / raw",
          lambda r: f"{r['ingest']['load_after']} / {r['raw_embedding']['load_after']}"),
     ]
-    head = "| | " + " | ".join(f"{r['profiles']:,} profiles" for r in results) + " |"
+    head = "| | " + " | ".join(f"{r['profiles']:,} profiles, {r.get('backend', 'embedded')}" for r in results) + " |"
     lines = [head, "|---" * (len(results) + 1) + "|"]
     lines += ["| " + label + " | " + " | ".join(fn(r) for r in results) + " |" for label, fn in rows]
     return "\n".join(lines)
@@ -288,6 +302,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Ingest benchmark (see the module docstring).")
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated profile counts")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--backends", default="embedded",
+                        help="embedded and/or postgres (PostgreSQL + Chroma server: run inside .ci/services.sh)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--profile", action="store_true", help="cProfile the ingest phase into bench/results/")
@@ -309,7 +325,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results = []
     for n in sizes:
-        results.append(bench_size(n, args.queries, args.seed, args.profile, stamp, args.keep))
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            results.append(bench_size(n, args.queries, args.seed, args.profile, stamp, args.keep, backend))
         payload = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "results": results}
         (RESULTS / f"ingest-{stamp}.json").write_text(json.dumps(payload, indent=2))
     if args.json:
