@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, case, delete, func, insert, select, update
+from sqlalchemy import Integer, LargeBinary, String, Text, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,7 +27,7 @@ STOPWORDS = frozenset(
     "a an and are at be by do does did for from has have how i in is it its me my of on or our the their them "
     "they this to was we what when where which who whom whose why with you your s".split()
 )
-FILTER_IN_QUERY_MAX = 1000  # up to this many accounts are filtered inside the query; more are filtered after it
+FILTER_IN_QUERY_MAX = 200  # up to this many accounts are filtered inside the query; more are filtered after it
 PART = 500  # ids per IN (...) list
 MAX_TERM = 100  # characters of a term kept (a pasted URL is one long "word")
 K1, B = 1.2, 0.75  # BM25 constants, as SQLite FTS5 uses them
@@ -72,12 +72,25 @@ class ChunkRow(Base):
 
 
 class ChunkTermRow(Base):
-    """The postings: each distinct token of a chunk with its count."""
+    """The postings: each distinct token of a chunk with its count, and the chunk's length (copied here so scoring
+    reads only this table, in primary-key order: SQLite keeps it clustered, WITHOUT ROWID). No other index and no
+    foreign key: a chunk's postings are deleted by primary key, from its kept text re-tokenized (as FTS5 does)."""
 
     __tablename__ = "chunk_terms"
+    __table_args__ = {"sqlite_with_rowid": False}
     term: Mapped[str] = mapped_column(String(MAX_TERM), primary_key=True)
-    rid: Mapped[int] = mapped_column(ForeignKey("chunks.rid", ondelete="CASCADE"), primary_key=True, index=True)
+    rid: Mapped[int] = mapped_column(Integer, primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(Integer)
+
+
+class TermRow(Base):
+    """Document frequency per term (BM25's idf), kept in step by every write: counting postings per query would
+    read tens of thousands of rows for a common word."""
+
+    __tablename__ = "lexical_terms"
+    term: Mapped[str] = mapped_column(String(MAX_TERM), primary_key=True)
+    df: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ChunkVectorRow(Base):
@@ -100,7 +113,7 @@ class LexicalStatsRow(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
 
 
-C, T, V, S = ChunkRow, ChunkTermRow, ChunkVectorRow, LexicalStatsRow
+C, T, V, S, D = ChunkRow, ChunkTermRow, ChunkVectorRow, LexicalStatsRow, TermRow
 FIELDS = ("id", "account_id", "account", "kind", "dimension", "owner", "updated", "text")
 
 
@@ -167,13 +180,19 @@ class LexicalIndex:
                 return self.write(upserts, deletes, model, embedded, vectors, own)
         gone = [*deletes, *(c.id for c in upserts)]
         docs = tokens = 0
+        df: Counter[str] = Counter()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for part in _parts(gone):
-            old = conn.execute(select(C.rid).where(C.id.in_(part))).scalars().all()
-            if old:
-                conn.execute(delete(T).where(T.rid.in_(old)))
-                # counted from what this transaction really deleted (a concurrent writer may have been first)
-                dead = conn.execute(delete(C).where(C.rid.in_(old)).returning(C.length)).scalars().all()
-                docs, tokens = docs - len(dead), tokens - sum(dead)
+            # counted from what this transaction really deleted (a concurrent writer may have been first)
+            dead = conn.execute(delete(C).where(C.id.in_(part)).returning(C.rid, C.length, C.text)).all()
+            if dead:
+                pairs = []
+                for rid, _, text in dead:
+                    terms = _terms(text)
+                    df.subtract(terms.keys())
+                    pairs.extend((term, rid) for term in terms)
+                conn.exec_driver_sql(f"DELETE FROM chunk_terms WHERE term = {mark} AND rid = {mark}", pairs)
+                docs, tokens = docs - len(dead), tokens - sum(r.length for r in dead)
         for part in _parts(deletes):
             conn.execute(delete(V).where(V.chunk_id.in_(part)))
         if upserts:
@@ -183,11 +202,18 @@ class LexicalIndex:
                      "updated": c.updated.isoformat() if c.updated else None, "hash": c.hash, "text": c.text,
                      "length": sum(t.values())} for c, t in zip(upserts, terms, strict=True)]
             rids = conn.execute(insert(C).returning(C.rid, sort_by_parameter_order=True), rows).scalars().all()
-            postings = [{"term": term, "rid": rid, "tf": tf}
-                        for rid, t in zip(rids, terms, strict=True) for term, tf in t.items()]
-            if postings:
-                conn.execute(insert(T), postings)
+            postings = [(term, rid, tf, row["length"])
+                        for rid, t, row in zip(rids, terms, rows, strict=True) for term, tf in t.items()]
+            if postings:  # ~60 rows per chunk: straight to the driver's executemany, past Core's per-row work
+                conn.exec_driver_sql(f"INSERT INTO chunk_terms (term, rid, tf, length) VALUES "
+                                     f"({mark}, {mark}, {mark}, {mark})", postings)
+            for t in terms:
+                df.update(t.keys())
             docs, tokens = docs + len(rows), tokens + sum(r["length"] for r in rows)
+        changed = sorted((term, n) for term, n in df.items() if n)  # sorted: concurrent writers lock rows in one order
+        if changed:
+            conn.exec_driver_sql(f"INSERT INTO lexical_terms (term, df) VALUES ({mark}, {mark}) ON CONFLICT (term) "
+                                 "DO UPDATE SET df = lexical_terms.df + excluded.df", changed)
         if docs or tokens:
             conn.execute(update(S).where(S.id == 1).values(docs=S.docs + docs, tokens=S.tokens + tokens))
         if embedded:
@@ -232,20 +258,29 @@ class LexicalIndex:
         limit = k if account_ids is None or in_query else k * 20
         with self.engine.connect() as c:
             n, total = c.execute(select(S.docs, S.tokens).where(S.id == 1)).one()
-            df = dict(c.execute(select(T.term, func.count()).where(T.term.in_(tokens)).group_by(T.term)).tuples().all())
+            df = dict(c.execute(select(D.term, D.df).where(D.term.in_(tokens), D.df > 0)).tuples().all())
             if not n or not df:
                 return []
             avgdl = total / n
             # FTS5's idf, floored just above zero so a term in most chunks still counts a little
             idf = {t: max(math.log((n - d + 0.5) / (d + 0.5)), 1e-6) for t, d in sorted(df.items())}
+            informative = {t: w for t, w in idf.items() if w > 1e-6}
+            if informative and len(informative) < len(idf):
+                # a term in over half the chunks adds ~nothing to a score but is most of the postings to read
+                idf = informative
             weight = case(*[(T.term == t, w) for t, w in idf.items()], else_=0.0)
-            score = func.sum(weight * T.tf * (K1 + 1) / (T.tf + K1 * (1 - B + B * C.length / avgdl))).label("score")
-            q = (select(C.id, C.account_id, score).join(C, C.rid == T.rid).where(T.term.in_(list(idf)))
-                 .group_by(C.rid, C.id, C.account_id).order_by(score.desc(), C.rid).limit(limit))
-            if in_query:
-                q = q.where(C.account_id.in_(sorted(account_ids)))  # type: ignore[arg-type]
-            rows = c.execute(q).all()
-        out = [(cid, float(sc)) for cid, acc, sc in rows if account_ids is None or acc in account_ids]
+            score = func.sum(weight * T.tf * (K1 + 1) / (T.tf + K1 * (1 - B + B * T.length / avgdl))).label("score")
+            q = select(T.rid, score).where(T.term.in_(list(idf)))
+            if in_query:  # a few accounts: their chunks' ids first, then only those postings (primary-key seeks)
+                rids = c.execute(select(C.rid).where(C.account_id.in_(sorted(account_ids)))).scalars().all()
+                if not rids:
+                    return []
+                q = q.where(T.rid.in_(rids))
+            top = c.execute(q.group_by(T.rid).order_by(score.desc(), T.rid).limit(limit)).all()
+            meta = {r.rid: (r.id, r.account_id) for r in
+                    c.execute(select(C.rid, C.id, C.account_id).where(C.rid.in_([t.rid for t in top])))}
+        out = [(meta[rid][0], float(sc)) for rid, sc in top
+               if rid in meta and (account_ids is None or meta[rid][1] in account_ids)]
         return out[:k]
 
     def get(self, chunk_ids: list[str]) -> dict[str, dict]:

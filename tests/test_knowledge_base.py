@@ -177,3 +177,28 @@ def test_reingest_of_unchanged_files_and_a_new_file_claiming_an_unchanged_name(s
     broken = ingest_dir(store, data)  # changed bytes are parsed again, and a bad edit is reported
     assert [Path(p).name for p, _ in broken.skipped] == ["hanshan-packaging.yaml"]
     assert "hanshan-packaging.yaml:" in broken.skipped[0][1]
+
+
+def test_lexical_statistics_stay_exact_through_changes(sample_kb):
+    """BM25's inputs (chunk count, total length, per-term document frequency) are kept incrementally: after
+    updates and deletions they equal a recount."""
+    from sqlalchemy import func, select
+
+    from knowledge.lexical import ChunkRow, ChunkTermRow, LexicalStatsRow, TermRow
+
+    settings, store, index = sample_kb
+    hanshan = store.find_account("Hanshan")
+    store.add_note(hanshan, "suppliers", "Tetra Pak raised prices; SMC offered a discount", by="alice@example.com")
+    index.sync(store)
+    with store.session() as s:  # an account removed from the store disappears from the index too
+        from knowledge.db import AccountRow
+
+        s.delete(s.get(AccountRow, store.find_account("Acme")))
+    index.sync(store)
+    with index.engine.connect() as c:
+        docs, tokens = c.execute(select(LexicalStatsRow.docs, LexicalStatsRow.tokens)).one()
+        assert (docs, tokens) == c.execute(select(func.count(), func.sum(ChunkRow.length))).one()
+        kept = dict(c.execute(select(TermRow.term, TermRow.df).where(TermRow.df > 0)).tuples().all())
+        recount = dict(c.execute(select(ChunkTermRow.term, func.count()).group_by(ChunkTermRow.term)).tuples().all())
+        assert kept == recount
+        assert c.scalar(select(func.count()).select_from(TermRow).where(TermRow.df < 0)) == 0
