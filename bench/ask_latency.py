@@ -1,6 +1,8 @@
 """Offline `ask()` latency at 100, 1,000 and 10,000 generated accounts, beside the raw retrieval it builds on.
 
-    python bench/ask_latency.py [--sizes 100,1000,10000] [--questions 300] [--json]
+    python bench/ask_latency.py [--sizes 100,1000,10000] [--questions 300] [--backends embedded,postgres] [--json]
+
+`postgres`: PostgreSQL + a Chroma server (run inside .ci/services.sh; see bench/backends.py).
 
 Per size, in its own child process (clean peak RSS): bench/generate.py writes N profiles and people.yaml, the real
 path ingests and indexes them (default offline embedder), one tiering review runs, then 20 warm-up questions and
@@ -134,24 +136,29 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--backends", default="embedded", help="embedded and/or postgres")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode: one size, JSON on stdout
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.questions)))
         return
+    from bench.backends import backend_env
+
     rows = []
-    for n in [int(x) for x in args.sizes.split(",")]:
+    runs = [(int(x), b.strip()) for x in args.sizes.split(",") for b in args.backends.split(",") if b.strip()]
+    for n, backend in runs:
         out = subprocess.run([sys.executable, __file__, "--one", str(n), "--questions", str(args.questions)],
-                             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OPENAI_API_KEY": "",
-                                                                           "OPENAI_BASE_URL": ""})
+                             capture_output=True, text=True, cwd=ROOT,
+                             env={**backend_env(backend), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})
         if out.returncode != 0:
             sys.exit(f"size {n} failed:\n{out.stderr[-3000:]}")
         row = json.loads(out.stdout.strip().splitlines()[-1])
         row["load_avg"] = round(os.getloadavg()[0], 2)
+        row["backend"] = backend
         rows.append(row)
         if not args.json:
             ok = "ok" if row["ask_p95_ms"] < GOAL_P95_MS else "OVER GOAL"
-            print(f"{n:>6} accounts {row['chunks']:>7} chunks (built in {row['build_s']} s): ask p50 "
+            print(f"{n:>6} accounts, {backend:<8} {row['chunks']:>7} chunks (built in {row['build_s']} s): ask p50 "
                   f"{row['ask_p50_ms']} ms p95 {row['ask_p95_ms']} ms max {row['ask_max_ms']} ms [{ok}]; raw hybrid "
                   f"p50 {row['raw_hybrid_p50_ms']} p95 {row['raw_hybrid_p95_ms']} ms; peak RSS {row['peak_rss_mb']} MB;"
                   f" statuses {row['statuses']}", flush=True)

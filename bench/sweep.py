@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import sys
 import tempfile
@@ -105,7 +106,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--backend", default="embedded", help="embedded, or postgres (inside .ci/services.sh)")
     args = ap.parse_args()
+    from bench.backends import backend_env
+
+    env = backend_env(args.backend)  # DATABASE_URL of a fresh database, or none
+    os.environ.clear()
+    os.environ.update(env)
+    print(f"backend: {args.backend}")
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, kam_home=Path(tmp) / "kam")  # type: ignore[call-arg]
