@@ -268,7 +268,6 @@ def database_name(engine: Engine) -> str:
     if engine.dialect.name == "postgresql":
         with engine.connect() as c:
             return str(c.scalar(text("SELECT current_database()")))
-
     return str(engine.url.database or "")
 
 
