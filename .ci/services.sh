@@ -20,6 +20,10 @@ if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq postgresql >/dev/null
+    # the package may start its default cluster: ours is separate, so leave nothing of the package's running
+    if command -v pg_lsclusters >/dev/null; then
+        pg_lsclusters -h | while read -r version cluster _; do pg_ctlcluster "$version" "$cluster" stop || true; done
+    fi
     PG_BIN="$(find_pg_bin)"
 fi
 

@@ -137,8 +137,7 @@ class Index:
         message = (f"the Chroma collection {self.collection_name!r} holds {have} vectors but the database keeps "
                    f"{kept}: another process may be indexing right now; otherwise the Chroma server was restored "
                    "from an older state or shared with a copy of this database. Delete the collection to rebuild it "
-                   "from "
-                   "the database (no embedding needed).")
+                   "from the database (no embedding needed).")
         log.warning(message)
         return message
 
