@@ -46,6 +46,7 @@ TEXT_KINDS = ("document", "note", "interaction")  # where an empty field's answe
 # concepts whose answer may be in the account's documents, and the dimension to look in first
 DOC_DIMENSIONS = {"topic:ceo": "organisation", "topic:cfo": "organisation", "topic:executives": "organisation",
                   "topic:employees": "organisation", "topic:headquarters": "background",
+                  "topic:raw_materials": "suppliers",
                   "topic:segments": "background", "topic:largest_customer": "downstream",
                   "dim:competitors": "competitors", "dim:suppliers": "suppliers", "dim:downstream": "downstream",
                   "dim:background": "background", "dim:finance": "finance", "dim:organisation": "organisation",

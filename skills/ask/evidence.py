@@ -44,6 +44,7 @@ _NOT_NAME = frozenset(
     "chief executive officer president vice senior director chairman board company financial operating "
     "technology officers executive general manager treasurer secretary counsel controller human resources the "
     "of and our in on for since from as group corporate inc corp north south east west new united states".split())
+_PLACE = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?,\s+(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?|[A-Z]{2})\b")
 _COMPANY_LIST = re.compile(r"(?:[A-Z][\w&.\-]+(?:\s+[A-Z][\w&.\-]+)*\s*,\s*){2,}|such as [A-Z]|including [A-Z]")
 
 
@@ -175,7 +176,9 @@ def _type_bonus(q: Query, text: str) -> float:
         bonus += 0.1
     elif kind == "companies":
         names = _proper_names(text)
-        bonus += min(names, 6) * 0.05 - (0.1 if names < 2 else 0.0)
+        bonus += min(names, 8) * 0.05 - (0.1 if names < 2 else 0.0)
+    elif kind == "place" and _PLACE.search(text):
+        bonus += 0.2
     if q.titles:
         found = vocabulary().title_canon(text)
         wanted = q.titles - vocabulary().title_ranks or q.titles
@@ -197,8 +200,9 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if kinds:
         hits = [h for h in hits if h.kind in kinds]
     names = {w for h in hits[:1] for w in _roots(h.account)}  # the account's own name is in every sentence's context
-    asked = _roots(q.text) - names
-    expanded = _roots(q.search_text) - asked - names
+    terms = _roots(" ".join(m for m in q.concept_words))  # "competitors" asked is the concept, like "compete"
+    asked = _roots(q.text) - names - terms
+    expanded = (_roots(q.search_text) | terms) - asked - names
     candidates = _candidates(hits)
     roots = [_roots(text) for text, _ in candidates]
     if len(candidates) > MAX_CANDIDATES:  # keep the lines sharing most words with the question, in hit order
@@ -218,8 +222,8 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     for (text, hit), sim, toks in zip(candidates, sims, roots, strict=True):
         cjk = bool(_CJK.search(text))
         own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
-        # the concept's words say the topic is there (once, however many variants a sentence repeats)
-        overlap = min(1.0, (len(own & toks) + 0.75 * min(1, len(expanded & toks))) / max(2, len(own)))
+        # the concept's words say the topic is there (at most twice, however many variants a sentence repeats)
+        overlap = min(1.0, (len(own & toks) + 0.5 * min(2, len(expanded & toks))) / max(2, len(own)))
         score = 0.6 * float(sim) + 0.5 * overlap + _type_bonus(q, text) - 0.01 * ranks[hit.chunk_id]
         scored.append(Evidence(_trim(text, asked | expanded), hit, score))
     scored.sort(key=lambda e: e.score, reverse=True)
