@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -212,7 +213,7 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if not candidates:
         return [], hits
     embedder = kb.index.embedder
-    vectors = embedder.embed([text[:EMBED_CHARS] for text, _ in candidates])
+    vectors = _sentence_vectors(embedder, [text[:EMBED_CHARS] for text, _ in candidates])
     sims = vectors @ embedder.embed([q.search_text])[0]
     extra = q.search_text[len(q.text):].strip()
     if extra:  # the concept's English words alone: what a Chinese question about an English filing means
@@ -235,6 +236,27 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if second and second.score >= best.score - SECOND_WITHIN and second.score >= min_score:
         chosen.append(second)
     return chosen, hits
+
+
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # (model, sentence) -> vector
+_vectors_lock = threading.Lock()
+KEPT_SENTENCE_VECTORS = 20_000  # ~40 MB at 512 dimensions: an account's sentences are scored again and again
+
+
+def _sentence_vectors(embedder, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+    """Sentence embeddings, computing only those not seen recently."""
+    model = getattr(embedder, "model_id", "")
+    with _vectors_lock:
+        known = {t: _vectors[(model, t)] for t in texts if (model, t) in _vectors}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        fresh = embedder.embed(missing)
+        with _vectors_lock:
+            for t, v in zip(missing, fresh, strict=True):
+                known[t] = _vectors[(model, t)] = v
+            while len(_vectors) > KEPT_SENTENCE_VECTORS:
+                _vectors.popitem(last=False)
+    return np.stack([known[t] for t in texts])
 
 
 def _trim(text: str, wanted: set[str] = frozenset()) -> str:

@@ -92,8 +92,10 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
     query.leftover = {w for w in query_tokens(rest) if w not in FUNCTION_WORDS and w not in ("x", "p", "s", "r")
                       and not w.isdigit() and len(w) > 1 and not _FUNCTION_CJK.search(w)}
 
-    # the nearest labelled example, by meaning (both languages; names masked as the examples write them)
-    query.vector = embedder.embed([masked])[0]
+    # the nearest labelled example, by meaning (both languages; names masked as the examples write them); the
+    # question as searched is embedded in the same forward pass, for the retrieval that follows
+    searched = " ".join([question, *filter(None, (vocab.search_terms(c) for c in query.concepts))])
+    query.vector = embedder.embed([masked, searched])[0]
     neighbours = examples_for(embedder).nearest(query.vector, k=3)
     top = neighbours[0] if neighbours else None
     query.neighbour = top
