@@ -66,6 +66,23 @@ def reset_context(settings: Settings | None = None) -> Context:
     return _ctx
 
 
+def notifier() -> Any:
+    """Where proactive messages go: Slack when a bot token is configured, else the console.
+
+    The one factory for every command that sends (scheduler, tier posts), so none builds the Slack notifier with
+    different arguments."""
+    settings = ctx().settings
+    if settings.slack_bot_token:
+        try:
+            from bot.slack_notifier import SlackNotifier
+        except ImportError:
+            fail("SLACK_BOT_TOKEN is set but the Slack notifier (bot/slack_notifier.py) is not installed")
+        return SlackNotifier(settings, ctx().store)
+    from bot.notifier import ConsoleNotifier
+
+    return ConsoleNotifier()
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cli import demo_cmd
-from cli.context import console, ctx, err_console, fail, print_json
+from cli.context import console, ctx, err_console, fail, notifier, print_json
 
 
 def _day(value: str | None, label: str) -> dt.date:
@@ -20,20 +20,6 @@ def _day(value: str | None, label: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{label} must be a date YYYY-MM-DD, got {value!r}")
-
-
-def _notifier():  # noqa: ANN202 - a Notifier
-    """Slack when a bot token is configured, else the console."""
-    settings = ctx().settings
-    if settings.slack_bot_token:
-        try:
-            from bot.slack_notifier import SlackNotifier
-        except ImportError:
-            fail("SLACK_BOT_TOKEN is set but the Slack notifier (bot/slack_notifier.py) is not installed")
-        return SlackNotifier(settings)
-    from bot.notifier import ConsoleNotifier
-
-    return ConsoleNotifier()
 
 
 def nudges(on: str | None = typer.Option(None, "--on", help="the (local) day, YYYY-MM-DD; default today"),
@@ -112,7 +98,7 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
     from scheduler import runner
 
     settings = ctx().settings
-    notifier = _notifier()
+    out = notifier()
     if once:
         from knowledge.kb import KnowledgeBase
         from scheduler import sweep
@@ -121,11 +107,11 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
         now = SystemClock().now()
         store = ctx().store
         if once == "sweep":
-            r = sweep.run_sweep(store, settings, notifier, now, force=force)
+            r = sweep.run_sweep(store, settings, out, now, force=force)
         elif once == "digest":
-            r = sweep.run_digests(store, settings, notifier, now, force=force)
+            r = sweep.run_digests(store, settings, out, now, force=force)
         elif once == "tier-review":
-            result = sweep.run_tier_review(KnowledgeBase(settings, store, None), settings, notifier,  # type: ignore[arg-type]
+            result = sweep.run_tier_review(KnowledgeBase(settings, store, None), settings, out,  # type: ignore[arg-type]
                                            now)
             console.print("tier review: " + ("already ran today" if result is None else
                                              f"{len(result.changes)} changes"))
@@ -141,7 +127,7 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     err_console.print("scheduler: waiting for the scheduler lock…")
-    handle = runner.start_in_background(None, settings, notifier, store=ctx().store,
+    handle = runner.start_in_background(None, settings, out, store=ctx().store,
                                         on_lead=lambda: err_console.print("scheduler: running"))
     try:
         stop.wait()
