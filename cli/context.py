@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,11 @@ class Context:
             except IndexBusy as exc:
                 fail(str(exc), code=3)
         return self._index
+
+    def lock_for_writing(self) -> Index:
+        """Writers (ingest, imports) take the index before they write anything: a second writer is refused with
+        the busy message (exit 3) while nothing of its input is stored yet."""
+        return self.index
 
     def close(self) -> None:
         if self._index is not None:
@@ -89,7 +95,19 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Strict JSON: a non-finite number (stored before it was refused, or computed) is written as null, never as
+    `Infinity`/`NaN`, which JSON parsers reject."""
+    sys.stdout.write(json.dumps(_finite(data), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 @contextmanager

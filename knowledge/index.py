@@ -43,6 +43,7 @@ class SyncReport:
     unchanged: int = 0
     deleted: int = 0
     removed_accounts: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (account id, why): left out, the rest indexed
 
 
 @dataclass
@@ -146,13 +147,19 @@ class Index:
             for start in range(0, len(todo), LOAD_ACCOUNTS):
                 group = todo[start : start + LOAD_ACCOUNTS]
                 ids = [a for a, _ in group]
-                profiles = store.load_profiles(ids)  # one read per table for the group, not one session per account
+                profiles, unreadable = _load_profiles(store, ids)
                 documents = store.documents_of(ids)
                 for i, (account_id, revision) in enumerate(group, start):
-                    batch_accounts.append((account_id, revision))
                     profile = profiles.get(account_id)
-                    if profile is not None:
-                        pending.extend(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                    try:  # one account that cannot be indexed is reported and left out, never blocks the rest
+                        if account_id in unreadable:
+                            raise unreadable[account_id]
+                        chunks = (_checked(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                                  if profile is not None else [])
+                        batch_accounts.append((account_id, revision))
+                        pending.extend(chunks)
+                    except Exception as exc:  # noqa: BLE001 - reported in the sync report
+                        report.failed.append((account_id, _why(exc)))
                     if len(pending) >= SYNC_BATCH_CHUNKS or i == len(todo) - 1:
                         plan = self._plan(batch_accounts, pending, report)
                         future = embedding.submit(self._embed, plan.to_embed)
@@ -241,6 +248,42 @@ class Index:
 
     def count(self) -> int:
         return self.collection.count()
+
+
+def _load_profiles(store: Store, ids: list[str]) -> tuple[dict, dict[str, Exception]]:
+    """The group's profiles in one read; if that fails (stored data that no longer validates, e.g. from before
+    the input limits), account by account, so only the bad ones are left out."""
+    try:
+        return store.load_profiles(ids), {}
+    except Exception:  # noqa: BLE001 - isolated below
+        profiles: dict = {}
+        failed: dict[str, Exception] = {}
+        for account_id in ids:
+            try:
+                profiles.update(store.load_profiles([account_id]))
+            except Exception as exc:  # noqa: BLE001 - reported per account
+                failed[account_id] = exc
+        return profiles, failed
+
+
+def _why(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # a pydantic ValidationError: its first problem, located
+        first = errors()[0]
+        return "stored profile is not valid: " + ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
+    return str(exc)[:500] or type(exc).__name__
+
+
+MAX_CHUNK_CHARS = 200_000  # a profile chunk holds one dimension; stored text beyond this predates the input limits
+
+
+def _checked(chunks: list[Chunk]) -> list[Chunk]:
+    """Refuse an account whose chunk is too large to embed in bounded time (data stored before the limits)."""
+    for c in chunks:
+        if len(c.text) > MAX_CHUNK_CHARS:
+            raise ValueError(f"{c.kind} {c.dimension or ''} text is {len(c.text):,} characters (limit "
+                             f"{MAX_CHUNK_CHARS:,}); fix the profile and ingest it again")
+    return chunks
 
 
 def _meta(c: Chunk) -> dict:

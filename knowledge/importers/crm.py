@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import difflib
 import io
+import os
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from pathlib import Path
 from slugify import slugify
 from sqlalchemy import delete, select
 
+from knowledge import limits
 from knowledge.db import InteractionRow, KeyDateRow, MetricsRow, PersonRow, YearlyRevenueRow
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
@@ -87,9 +89,9 @@ class Quirks:
 # ------------------------------------------------------------------ reading
 def read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[tuple[int, dict]]:
     """(line number, row) pairs of a UTF-8 CSV whose header has every required column."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ProfileError(path, "missing file: a CRM export needs " + ", ".join(LAYOUT))
-    text = read_text(path)
+    text = read_text(path, limits.MAX_CSV_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader, [])]

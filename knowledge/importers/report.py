@@ -17,6 +17,7 @@ class ImportReport:
     embedded: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
+    not_indexed: list[tuple[str, str]] = field(default_factory=list)  # (account id, reason): stored, not searchable
 
     @property
     def ok(self) -> bool:
@@ -25,4 +26,5 @@ class ImportReport:
     def to_json(self) -> dict:
         data = asdict(self)
         data["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
+        data["not_indexed"] = [{"account": a, "reason": r} for a, r in self.not_indexed]
         return data
