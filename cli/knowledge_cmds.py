@@ -33,11 +33,17 @@ def _sync_and_report(report: ImportReport, as_json: bool) -> None:
 
 def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
-                  f"{len(report.skipped)} skipped" + (f", {report.people} people" if report.people else "")
+                  f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
+                  + (f", {report.people} people" if report.people else "")
                   + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
     for _source, reason in report.skipped:
         console.print(f"  [red]skipped[/] {reason}", highlight=False, soft_wrap=True)
+    for name in report.removed:
+        console.print(f"  [yellow]removed[/] {name}: its profile file is gone from the directory", highlight=False)
+    if report.people_removed:
+        console.print(f"  [yellow]people removed[/] (no longer in people.yaml, no access): "
+                      f"{', '.join(report.people_removed)}", highlight=False, soft_wrap=True)
     for account_id, reason in report.not_indexed:
         console.print(f"  [red]not indexed[/] {account_id}: {reason}", highlight=False, soft_wrap=True)
     for warning in report.warnings[:50]:

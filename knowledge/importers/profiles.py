@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.importers.report import ImportReport
+from knowledge.importers.sync import remove_vanished, sync_people
 from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile, read_bytes, shown
 from knowledge.store import Store, name_key
 
@@ -32,10 +33,11 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
     if people_path:
         try:
             people = load_people(people_path)
-            report.people = store.save_people(people, str(people_path))
-            known |= {p.email for p in people} | {p.slack_id for p in people if p.slack_id}
+            report.people_removed = sync_people(store, people, people_path)
+            report.people = len(people)
+            known = {p.email for p in store.people()} | {p.slack_id for p in store.people() if p.slack_id}
         except ProfileError as exc:
-            report.skipped.append((str(people_path), str(exc)))
+            report.skipped.append((shown(people_path), str(exc)))
     files = profile_files(directory)
     loaded: list[LoadedProfile] = []
     digests: dict[Path, str] = {}
@@ -90,4 +92,16 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
             report.skipped.append((str(path), clashes[path]))
         else:
             report.unchanged.append(account_id)
+    report.removed = remove_vanished(store, directory, _resolved(files))
     return report
+
+
+def _resolved(files: list[Path]) -> set[str]:
+    """The stored form (resolved path) of every profile entry still in the directory, readable or not."""
+    out = set()
+    for path in files:
+        try:
+            out.add(str(path.resolve()))
+        except (OSError, RuntimeError):  # a symlink loop
+            out.add(str(path.absolute()))
+    return out

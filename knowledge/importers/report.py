@@ -14,6 +14,8 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)  # repaired quirks, unknown owners, ...
     quirks: dict[str, int] = field(default_factory=dict)  # data quirk key -> rows/accounts affected (crm import)
     people: int = 0
+    people_removed: list[str] = field(default_factory=list)  # emails no longer in people.yaml (access revoked)
+    removed: list[str] = field(default_factory=list)  # accounts whose profile file is gone from the directory
     embedded: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
