@@ -35,17 +35,27 @@ class Context:
 
     @property
     def index(self) -> Index:
+        """The index for reading: owned when free, else read-only beside the process that owns it (`kam run`, the
+        demo, an ingest), so questions and searches work while the bot runs."""
+        if self._index is None:
+            try:
+                self._index = Index(self.settings)
+            except IndexBusy:
+                self._index = Index(self.settings, read_only=True)
+        return self._index
+
+    def lock_for_writing(self) -> Index:
+        """Writers (ingest, imports, `kam run`, the demo) own the index, taken before they write anything: a second
+        writer is refused with the busy message (exit 3) while nothing of its input is stored yet."""
+        if self._index is not None and self._index.read_only:
+            self._index.close()
+            self._index = None
         if self._index is None:
             try:
                 self._index = Index(self.settings)
             except IndexBusy as exc:
                 fail(str(exc), code=3)
         return self._index
-
-    def lock_for_writing(self) -> Index:
-        """Writers (ingest, imports) take the index before they write anything: a second writer is refused with
-        the busy message (exit 3) while nothing of its input is stored yet."""
-        return self.index
 
     def close(self) -> None:
         if self._index is not None:

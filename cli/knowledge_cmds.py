@@ -55,7 +55,7 @@ def print_report(report: ImportReport) -> None:
 def init() -> None:
     """Create the data directory, the database and the index."""
     store = ctx().store
-    index = ctx().index
+    index = ctx().lock_for_writing()
     console.print(f"kam home: {ctx().settings.home}\ndatabase: {ctx().settings.db_url}\n"
                   f"index: {index.collection_name} ({index.count()} chunks), accounts: {store.count_accounts()}",
                   highlight=False)

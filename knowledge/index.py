@@ -64,16 +64,23 @@ def _epoch(day: dt.date | None) -> int:
 
 
 class Index:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, read_only: bool = False):
+        """The index. `read_only` (while another process owns the embedded index, e.g. `kam run`): no lock, no
+        Chroma; searches read the lexical ledger, which keeps every chunk's vector (SQLite WAL: safe beside the
+        writer), and `sync` is refused."""
         self.settings = settings
+        self.read_only = read_only and not settings.chroma_host
         home = settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._lock: filelock.BaseFileLock | None = None
-        if not settings.chroma_host:
+        if not settings.chroma_host and not self.read_only:
             self._acquire(home / "index.lock")
         self.embedder = embedder or make_embedder(settings)
         self.collection_name = collection_name(self.embedder.model_id)
         self.lexical = LexicalIndex(home / "lexical.sqlite")
+        if self.read_only:
+            self._client = self.collection = None
+            return
         self._client = self._make_client()
         self.collection = self._client.get_or_create_collection(
             self.collection_name,
@@ -123,6 +130,8 @@ class Index:
              progress: Callable[[int, int], None] | None = None) -> SyncReport:
         """Bring the index in line with the store. Only accounts whose revision moved are looked at
         (all of them with full=True), and within those only chunks whose content hash changed are embedded."""
+        if self.read_only:
+            raise IndexBusy("the index is open read-only (another kam process owns it): it cannot be synced")
         report = SyncReport()
         full = full or not self.lexical.in_step(self.collection_name)
         with store.session() as s:
@@ -232,6 +241,8 @@ class Index:
             clauses.append({"dimension": {"$in": list(dimensions)}})
         where = clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
         vector = self.embedder.embed([text])
+        if self.read_only:
+            return self._ledger_search(vector[0], account_ids, k, dimensions)
         if account_ids is not None and len(account_ids) <= EXACT_SCOPE_ACCOUNTS:
             # A few accounts (a rep's portfolio, one resolved account): exact cosine over their kept vectors.
             # Chroma's metadata-filtered query costs ~95 ms at 130,000 chunks; this is a ledger read and a dot.
@@ -246,7 +257,29 @@ class Index:
         result = self.collection.query(query_embeddings=vector, n_results=k, where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
+    def _ledger_search(self, vector: np.ndarray, account_ids: set[str] | None, k: int,
+                       dimensions: list[str] | None) -> list[tuple[str, float]]:
+        """Exact cosine over the ledger's vectors (read-only mode), a few hundred accounts per read."""
+        scope = sorted(account_ids if account_ids is not None else self.lexical.account_ids())
+        ids: list[str] = []
+        sims: list[np.ndarray] = []
+        for start in range(0, len(scope), EXACT_SCOPE_ACCOUNTS):
+            part = self.lexical.scoped_vectors(self.collection_name, set(scope[start:start + EXACT_SCOPE_ACCOUNTS]),
+                                               dimensions)
+            if part is None:  # a ledger from before vectors were kept: lexical results only
+                return []
+            if part[0]:
+                ids += part[0]
+                sims.append(part[1] @ vector)
+        if not ids:
+            return []
+        scores = np.concatenate(sims)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(ids[i], float(scores[i])) for i in top]
+
     def count(self) -> int:
+        if self.collection is None:
+            return len(self.lexical.hashes())
         return self.collection.count()
 
 
