@@ -63,11 +63,11 @@ def shape_error(data: dict[str, Any]) -> str | None:
     """Why a parsed Events API body cannot be handled (a field missing or of the wrong type), or None."""
     if not isinstance(data.get("type", ""), str):
         return "type must be a string"
+    event = data.get("event")
+    if ("event" in data or data.get("type") == "event_callback") and not isinstance(event, dict):
+        return "event must be an object"  # bolt's own middleware reads event.get(...) on any body
     if data.get("type") != "event_callback":
         return None
-    event = data.get("event")
-    if not isinstance(event, dict):
-        return "event must be an object"
     if not isinstance(event.get("type"), str):
         return "event.type must be a string"
     if not isinstance(data.get("event_id", ""), str):

@@ -35,6 +35,8 @@ BAD_BODIES = [
     ("deep payload", b"payload=" + b"%5B" * 5000 + b"%5D" * 5000, "nested"),
     ("event is a list", _mention(event=[1, 2]), "event must be an object"),
     ("event is a string", _mention(event="app_mention"), "event must be an object"),
+    ("event beside another type", _mention(type="x", event="s"), "event must be an object"),
+    ("type is a list", _mention(type=["event_callback"]), "type must be a string"),
     ("event type is a number", _mention(**{"event.type": 5}), "event.type must be a string"),
     ("no channel", _mention(**{"event.channel": None}), "event.channel is missing"),
     ("user is a list", _mention(**{"event.user": ["U1"]}), "event.user is missing or not a string"),
