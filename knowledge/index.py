@@ -115,6 +115,10 @@ class Index:
 
     def close(self) -> None:
         self.lexical.close()
+        close_client = getattr(self._client, "close", None)  # release Chroma's files and threads (refcounted)
+        if close_client is not None:
+            self._client = self.collection = None
+            close_client()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
