@@ -112,7 +112,7 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     )
     ctx = BotContext(
         kb=kb, settings=settings, client=client,
-        state=BotState(kb.store, settings.kam_slack_dedup_hours),
+        state=BotState(kb.store, settings.kam_slack_dedup_hours, settings.kam_db_busy_seconds),
         people=PeopleResolver(kb.store, client), pacer=pacer,
         classifier=NoteClassifier(kb.index.embedder),
         today=today or (lambda: None),

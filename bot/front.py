@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.http import EVENTS_PATH, MAX_BODY, StartResponse, _reply, event_callback, validate
+from bot.http import EVENTS_PATH, MAX_BODY, ReplayGuard, StartResponse, _reply, event_callback, validate
 
 log = logging.getLogger("kam.bot.front")
 
@@ -114,6 +114,7 @@ class Front:
 
         self.backend = Backends([backend_url] if isinstance(backend_url, str) else list(backend_url))
         self.verifier = SignatureVerifier(signing_secret)
+        self.replays = ReplayGuard()
         self.seen = SeenEvents()
         self.queue: queue.Queue[tuple[bytes, dict[str, str], float] | None] = queue.Queue()
         self.forwarded = 0
@@ -128,7 +129,7 @@ class Front:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True, "queued": self.queue.qsize()})
-        checked = validate(environ, self.verifier, path=EVENTS_PATH)
+        checked = validate(environ, self.verifier, path=EVENTS_PATH, replays=self.replays)
         if isinstance(checked, tuple):
             status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)

@@ -89,11 +89,11 @@ def register(app: App, ctx: BotContext) -> None:
             ack()
 
         def run() -> None:  # after the ack, in the answer pool: identity lookups and answers may be slow
-            person = ctx.people.person(user_id)
-            if person is None:
-                respond(text=UNKNOWN_USER, response_type="ephemeral", replace_original=True)
-                return
             try:
+                person = ctx.people.person(user_id)
+                if person is None:
+                    respond(text=UNKNOWN_USER, response_type="ephemeral", replace_original=True)
+                    return
                 if sub == "ask":
                     _ask(ctx, person, user_id, channel, rest, kind, respond)
                 elif sub == "account":

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.handlers_messages import claim_event, dedupe_events, finish_event
+from bot.handlers_messages import dedupe_events, handle_event
 from bot.render_views import (
     HOME_ACTION_ACCOUNT,
     HOME_ACTION_PAGE,
@@ -39,14 +39,9 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
 def register(app: App, ctx: BotContext) -> None:
     @app.event("app_home_opened", middleware=[dedupe_events(ctx)])
     def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or not claim_event(ctx, body):
+        if event.get("tab", "home") != "home":
             return
-
-        def run() -> None:
-            publish_home(ctx, event["user"])
-            finish_event(ctx, body)
-
-        ctx.later(run)
+        ctx.later(lambda: handle_event(ctx, body, lambda: publish_home(ctx, event["user"])))
 
     @app.action(re.compile(rf"^{HOME_ACTION_PAGE}"))
     def on_page(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

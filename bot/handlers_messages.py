@@ -53,6 +53,21 @@ def finish_event(ctx: BotContext, body: dict[str, Any]) -> None:
         ctx.state.finish(key)
 
 
+def handle_event(ctx: BotContext, body: dict[str, Any], work: Callable[[], None]) -> None:
+    """Claim an acknowledged event, do its work, mark it done; on failure give the claim back so the retry in
+    `ctx.later` (or a later delivery) can handle it."""
+    if not claim_event(ctx, body):
+        return
+    try:
+        work()
+    except Exception:
+        key = event_key(body)
+        if key:
+            ctx.state.release(key)
+        raise
+    finish_event(ctx, body)
+
+
 def strip_mentions(text: str, bot_user_id: str | None) -> str:
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
@@ -76,12 +91,16 @@ def _answer_message(ctx: BotContext, event: dict[str, Any], bot_user_id: str | N
     if not ctx.state.claim(key):
         return
     question = strip_mentions(event.get("text") or "", bot_user_id)
-    if not question:
-        ctx.post(channel, {"text": "Ask me about your accounts, e.g. “who decides at Acme?” (`/kam help`).",
-                           "blocks": []}, thread_ts)
-    else:
-        ctx.answer_in_channel(user_id=event["user"], question=question, channel=channel, thread_ts=thread_ts,
-                              surface=surface, track_thread=track_thread)
+    try:
+        if not question:
+            ctx.post(channel, {"text": "Ask me about your accounts, e.g. “who decides at Acme?” (`/kam help`).",
+                               "blocks": []}, thread_ts)
+        else:
+            ctx.answer_in_channel(user_id=event["user"], question=question, channel=channel, thread_ts=thread_ts,
+                                  surface=surface, track_thread=track_thread)
+    except Exception:
+        ctx.state.release(key)  # nothing was delivered: the retry may answer
+        raise
     ctx.state.finish(key)
 
 
@@ -90,15 +109,15 @@ def register(app: App, ctx: BotContext) -> None:
 
     @app.event("app_mention", middleware=dedupe)
     def on_mention(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
-        if _ignored(event) or not claim_event(ctx, body):
+        if _ignored(event):
             return
         bot_user_id, thread_ts = context.get("bot_user_id"), event.get("thread_ts") or event["ts"]
 
         def run() -> None:
-            _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts, surface="mention", track_thread=True)
-            finish_event(ctx, body)
+            handle_event(ctx, body, lambda: _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts,
+                                                            surface="mention", track_thread=True))
 
-        ctx.later(run)
+        ctx.later(run, ctx.report_failure(event["channel"], thread_ts))
 
     @app.event("message", middleware=dedupe)
     def on_message(event: dict[str, Any], body: dict[str, Any], context: dict[str, Any]) -> None:
@@ -112,14 +131,12 @@ def register(app: App, ctx: BotContext) -> None:
             surface, thread_ts, track = "thread", event["thread_ts"], True
         else:
             return  # channel chatter: nothing to answer, nothing to remember
-        if not claim_event(ctx, body):
-            return
 
         def run() -> None:
-            _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts, surface=surface, track_thread=track)
-            finish_event(ctx, body)
+            handle_event(ctx, body, lambda: _answer_message(ctx, event, bot_user_id, thread_ts=thread_ts,
+                                                            surface=surface, track_thread=track))
 
-        ctx.later(run)
+        ctx.later(run, ctx.report_failure(event["channel"], thread_ts))
 
     def on_feedback(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any],
                     respond: Callable[..., Any]) -> None:

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
@@ -20,6 +21,8 @@ from urllib.parse import parse_qs
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
+
+from knowledge import limits
 
 log = logging.getLogger("kam.bot.http")
 
@@ -37,27 +40,96 @@ def _reply(start_response: StartResponse, status: str, body: dict[str, Any],
     return [data]
 
 
+MAX_BODY_DEPTH = 64  # JSON nesting; Slack's deepest payloads (views, rich text) use about a dozen levels
+REPLAY_WINDOW = 360.0  # seconds a form request's signature is remembered: Slack's 5-minute window plus clock skew
+
+# Fields the handlers read from each handled event: without them an acknowledged event could not be answered, so
+# such a delivery is refused (400, naming the field) instead of being acknowledged and dropped.
+EVENT_FIELDS = {"app_mention": ("user", "channel", "ts"), "message": ("channel", "ts"), "app_home_opened": ("user",)}
+
+
+def _object(text: str, what: str) -> dict[str, Any]:
+    """Parse a JSON object without ever recursing past MAX_BODY_DEPTH (deep nesting is refused first)."""
+    deep = limits.json_depth_error(text, MAX_BODY_DEPTH)
+    if deep:
+        raise ValueError(f"{what} {deep[0]}")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return data
+
+
+def shape_error(data: dict[str, Any]) -> str | None:
+    """Why a parsed Events API body cannot be handled (a field missing or of the wrong type), or None."""
+    if not isinstance(data.get("type", ""), str):
+        return "type must be a string"
+    event = data.get("event")
+    if ("event" in data or data.get("type") == "event_callback") and not isinstance(event, dict):
+        return "event must be an object"  # bolt's own middleware reads event.get(...) on any body
+    if data.get("type") != "event_callback":
+        return None
+    if not isinstance(event.get("type"), str):
+        return "event.type must be a string"
+    if not isinstance(data.get("event_id", ""), str):
+        return "event_id must be a string"
+    for name in EVENT_FIELDS.get(event["type"], ()):
+        if not isinstance(event.get(name), str) or not event[name]:
+            return f"event.{name} is missing or not a string"
+    for name in ("text", "thread_ts", "subtype", "channel_type", "tab"):
+        if name in event and event[name] is not None and not isinstance(event[name], str):
+            return f"event.{name} must be a string"
+    return None
+
+
 def body_error(content_type: str, body: bytes) -> str | None:
     """Why `body` is not a body Slack sends (JSON object, or a form with an optional JSON `payload`), or None."""
     kind = content_type.split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
         if kind == "application/json":
-            if not isinstance(json.loads(text), dict):
-                return "JSON body must be an object"
-        elif kind == "application/x-www-form-urlencoded":
+            return shape_error(_object(text, "JSON body"))
+        if kind == "application/x-www-form-urlencoded":
             form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
-            if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
-                return "payload must be a JSON object"
+            if "payload" in form:
+                payload = _object(form["payload"][0], "payload")
+                if not isinstance(payload.get("type"), str) or not isinstance(payload.get("user", {}), dict):
+                    return "payload.type and payload.user are malformed"
+            elif "command" in form and not form.get("user_id", [""])[0]:
+                return "user_id is missing"
             if not form:
                 return "empty form body"
-        else:
-            return f"unsupported content type {kind or '(none)'}"
+            return None
+        return f"unsupported content type {kind or '(none)'}"
     except UnicodeDecodeError:
         return "body is not UTF-8"
-    except ValueError as exc:
-        return f"malformed body: {exc}"
-    return None
+    except (ValueError, RecursionError) as exc:
+        return f"malformed body: {str(exc)[:200]}"
+
+
+class ReplayGuard:
+    """Signatures of form requests (slash commands, buttons, modals) seen in the last REPLAY_WINDOW seconds.
+
+    A signature stays valid for Slack's 5-minute window, so a captured request could be sent again and run the
+    command again. Slack never resends these (events, which it does retry, are deduplicated by event id), so a
+    signature seen twice is a replay."""
+
+    def __init__(self, window: float = REPLAY_WINDOW, size: int = 200_000):
+        self.window, self.size = window, size
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first(self, signature: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(signature)
+            if seen is not None and now - seen < self.window:
+                return False
+            self._seen[signature] = now
+            if len(self._seen) > self.size:  # forget expired ones; if all are fresh, the oldest half
+                fresh = {k: t for k, t in self._seen.items() if now - t < self.window}
+                self._seen = fresh if len(fresh) <= self.size // 2 else dict(
+                    sorted(fresh.items(), key=lambda kv: kv[1])[len(fresh) // 2:])
+            return True
 
 
 # Event types the app subscribes to (manifest.json) and answers; any other goes through bolt, which says 404.
@@ -85,8 +157,10 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 Refusal = tuple[str, str, list[tuple[str, str]]]  # (HTTP status, error message, extra headers)
 
 
-def validate(environ: dict[str, Any], verifier: SignatureVerifier, path: str = EVENTS_PATH) -> bytes | Refusal:
-    """The request's body if it is a well-formed, correctly signed, fresh Slack request; else why not."""
+def validate(environ: dict[str, Any], verifier: SignatureVerifier, path: str = EVENTS_PATH,
+             replays: ReplayGuard | None = None) -> bytes | Refusal:
+    """The request's body if it is a well-formed, correctly signed, fresh Slack request, not a replay of a form
+    request seen before; else why not."""
     if environ.get("PATH_INFO", "") != path:
         return "404 Not Found", "not found", []
     if environ.get("REQUEST_METHOD", "GET") != "POST":
@@ -115,6 +189,9 @@ def validate(environ: dict[str, Any], verifier: SignatureVerifier, path: str = E
     problem = body_error(environ.get("CONTENT_TYPE", ""), body)
     if problem:
         return "400 Bad Request", problem, []
+    is_form = environ.get("CONTENT_TYPE", "").lower().startswith("application/x-www-form-urlencoded")
+    if replays is not None and is_form and not replays.first(signature):
+        return "401 Unauthorized", "replayed request: this signature was already used", []
     return body
 
 
@@ -126,6 +203,7 @@ class SlackWSGI:
         self.app = app
         self.bolt = SlackRequestHandler(app, path)
         self.verifier = SignatureVerifier(signing_secret)
+        self.replays = ReplayGuard()
         self.executor = executor  # set: handled events are dispatched there after the ack
 
     def _dispatch(self, request: BoltRequest) -> None:
@@ -139,7 +217,7 @@ class SlackWSGI:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == "/healthz":
             return _reply(start_response, "200 OK", {"ok": True})
-        checked = validate(environ, self.verifier, self.path)
+        checked = validate(environ, self.verifier, self.path, self.replays)
         if isinstance(checked, tuple):
             status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)
@@ -203,7 +281,10 @@ def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
                 channel.close()
 
     if thread is not None:
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # the loop's trigger is already gone (the loop ended): close from here
+            close_all()
         thread.join(timeout=5)
     else:
         close_all()

@@ -30,6 +30,7 @@ PLACEHOLDER = "🔎 Looking it up…"
 UNKNOWN_USER = ("Sorry, I don't know who you are yet, so I can't share account information. "
                 "Ask your kam-bot admin to add your Slack account (or your email) to people.yaml.")
 FAILED = "Sorry, something went wrong while answering. Please try again in a moment."
+UNDELIVERED = "Sorry, I could not answer this message: something kept failing on my side. Please ask again later."
 
 
 @dataclass
@@ -62,19 +63,37 @@ class BotContext:
             self._labels[owner] = f"<@{slack_id}>" if slack_id else escape(owner)
         return self._labels[owner]
 
-    def later(self, work: Callable[[], Any]) -> None:
-        """Run slow work (answering) in the answer pool, so the listener thread is free for the next ack."""
-        if self.answers is None:
-            work()
-            return
+    def later(self, work: Callable[[], Any], report: Callable[[], Any] | None = None) -> None:
+        """Run slow work (answering) in the answer pool, so the listener thread is free for the next ack.
 
-        def guarded() -> None:
+        The request was already acknowledged, so Slack will not send it again: a failure is tried again
+        (KAM_BOT_RETRIES attempts, growing pauses; `work` must be safe to repeat), then `report` tells the asker."""
+        attempts = max(1, self.settings.kam_bot_retries)
+
+        def reliably() -> None:
+            for attempt in range(1, attempts + 1):
+                try:
+                    work()
+                    return
+                except Exception:
+                    log.exception("work after the ack failed (attempt %d of %d)", attempt, attempts)
+                    if attempt < attempts:
+                        time.sleep(min(30.0, 0.5 * 4 ** (attempt - 1)))
+            if report is None:
+                return
             try:
-                work()
-            except Exception:  # a listener thread would have logged it; so do we
-                log.exception("background work failed")
+                report()
+            except Exception:
+                log.exception("could not tell the asker that their request failed")
 
-        self.answers.submit(guarded)
+        if self.answers is None:
+            reliably()
+        else:
+            self.answers.submit(reliably)
+
+    def report_failure(self, channel: str, thread_ts: str | None) -> Callable[[], Any]:
+        """A `later` report: tell the asker, where they asked, that no answer is coming."""
+        return lambda: self.post(channel, {"text": UNDELIVERED, "blocks": []}, thread_ts)
 
     # ------------------------------------------------------------------ posting
     def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
@@ -138,7 +157,10 @@ class BotContext:
                                  owner_label=self.owner_label)
         posted = self.post_all(channel, messages, thread_ts, replace_ts=placeholder_ts)
         if track_thread and thread_ts:
-            self.state.track_thread(channel, thread_ts, user_id)
+            try:  # the answer is out: a failure here must not make a retry answer twice
+                self.state.track_thread(channel, thread_ts, user_id)
+            except Exception:
+                log.exception("could not remember thread %s:%s", channel, thread_ts)
         return posted
 
 

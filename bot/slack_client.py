@@ -81,27 +81,37 @@ def shared_pacer(interval: float) -> ChannelPacer:
 class PeopleResolver:
     """Slack user id -> Person: by `slack_id` in people.yaml, else by the email users.info reports.
 
-    Results (including "unknown") are cached for `ttl` seconds so each message costs no Web API call.
+    Only Slack's answer (user id -> email) is cached, for `ttl` seconds, so each message costs no Web API call.
+    The person (their role, whether they are listed at all) is read from the store every time: someone removed
+    from people.yaml loses access with the next message, not minutes later.
     """
 
     def __init__(self, store: Store, client: WebClient, ttl: float = 300.0):
         self.store, self.client, self.ttl = store, client, ttl
-        self._cache: dict[str, tuple[float, Person | None]] = {}
+        self._emails: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     def person(self, user_id: str) -> Person | None:
+        if not user_id:
+            return None
+        found = self.store.person(user_id)
+        if found is None:
+            email = self._cached_email(user_id)
+            found = self.store.person(email) if email else None
+        return found
+
+    def _cached_email(self, user_id: str) -> str | None:
         now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(user_id)
+            hit = self._emails.get(user_id)
         if hit and now - hit[0] < self.ttl:
             return hit[1]
-        found = self.store.person(user_id) if user_id else None
-        if found is None and user_id:
-            email = self.email_of(user_id)
-            found = self.store.person(email) if email else None
+        email = self.email_of(user_id)
         with self._lock:
-            self._cache[user_id] = (now, found)
-        return found
+            if len(self._emails) > 100_000:  # bound memory
+                self._emails.clear()
+            self._emails[user_id] = (now, email)
+        return email
 
     def email_of(self, user_id: str) -> str | None:
         try:

@@ -10,15 +10,19 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from knowledge.db import Base, utcnow
+from knowledge.db import Base, retry_busy, utcnow
 from knowledge.store import Store
+
+T = TypeVar("T")
 
 
 class SeenEventRow(Base):
@@ -95,8 +99,8 @@ class PendingNote:
 class BotState:
     """The Slack app's persistent memory, on the knowledge base's relational store."""
 
-    def __init__(self, store: Store, dedup_hours: float = 24.0):
-        self.store = store
+    def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0):
+        self.store, self.busy_seconds = store, busy_seconds
         self.ttl = dt.timedelta(hours=dedup_hours)
         self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
         self._claims = 0
@@ -125,46 +129,60 @@ class BotState:
 
         A key is handled once within the TTL. The one exception: a claim left unfinished by an earlier process
         (it died between acknowledging and answering) is taken over, so a retry after a crash is still answered.
+        Every statement writes (no read first), so SQLite's busy handler applies; a busy database is retried.
         """
+        claimed = self._write(lambda s: self._claim(s, key))
+        if claimed:
+            self._claims += 1
+            if self._claims % 500 == 0:
+                self.purge()
+        return claimed
+
+    def _claim(self, s: Session, key: str) -> bool:
         now = utcnow()
-        try:
-            with self.store.session() as s:
-                s.add(SeenEventRow(key=key, at=now, boot=self.boot, done=False))
-        except IntegrityError:
-            with self.store.session() as s:
-                row = s.get(SeenEventRow, key)
-                if row is None:  # purged in between
-                    s.add(SeenEventRow(key=key, at=now, boot=self.boot, done=False))
-                    return True
-                if row.at < now - self.ttl:  # expired: a genuinely new delivery
-                    row.at, row.boot, row.done = now, self.boot, False
-                    return True
-                if not row.done and row.boot != self.boot:
-                    taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.boot == row.boot,
-                                                                 SeenEventRow.done.is_(False))
-                                      .values(boot=self.boot, at=now))
-                    return bool(taken.rowcount)
-                return False
-        self._claims += 1
-        if self._claims % 500 == 0:
-            self.purge()
-        return True
+        table = SeenEventRow.__table__
+        insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert  # type: ignore[union-attr]
+        added = s.execute(insert(table).values(key=key, at=now, boot=self.boot, done=False)
+                          .on_conflict_do_nothing(index_elements=["key"]))
+        if added.rowcount:
+            return True
+        expired = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.at < now - self.ttl)
+                            .values(at=now, boot=self.boot, done=False))
+        if expired.rowcount:  # a genuinely new delivery
+            return True
+        taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.done.is_(False),
+                                                     SeenEventRow.boot != self.boot)
+                          .values(boot=self.boot, at=now))
+        return bool(taken.rowcount)
+
+    def release(self, key: str) -> None:
+        """Give back an unfinished claim of this process (its work failed and will be tried again)."""
+        self._write(lambda s: s.execute(delete(SeenEventRow).where(
+            SeenEventRow.key == key, SeenEventRow.boot == self.boot, SeenEventRow.done.is_(False))))
 
     def finish(self, key: str) -> None:
-        with self.store.session() as s:
-            s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True))
+        self._write(lambda s: s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True)))
 
     def purge(self, now: dt.datetime | None = None) -> int:
         """Forget keys older than the TTL."""
         cutoff = (now or utcnow()) - self.ttl
-        with self.store.session() as s:
-            return s.execute(delete(SeenEventRow).where(SeenEventRow.at < cutoff)).rowcount or 0
+        return self._write(lambda s: s.execute(delete(SeenEventRow).where(SeenEventRow.at < cutoff)).rowcount or 0)
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """One transaction, retried while the database is busy (see knowledge.db.retry_busy)."""
+        def attempt() -> T:
+            with self.store.session() as s:
+                return work(s)
+
+        return retry_busy(attempt, self.busy_seconds)
 
     # ------------------------------------------------------------ threads
     def track_thread(self, channel: str, thread_ts: str, started_by: str | None) -> None:
-        with self.store.session() as s:
+        def add(s: Session) -> None:
             if s.get(BotThreadRow, (channel, thread_ts)) is None:
                 s.add(BotThreadRow(channel=channel, thread_ts=thread_ts, started_by=started_by))
+
+        self._write(add)
 
     def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         with self.store.session() as s:
@@ -174,7 +192,7 @@ class BotState:
     def record_answer(self, *, user: str, email: str | None, channel: str | None, thread_ts: str | None,
                       surface: str, question: str, answer: str, status: str, path: str,
                       sources: list[dict[str, Any]], seconds: float | None) -> int:
-        with self.store.session() as s:
+        def add(s: Session) -> int:
             row = BotAnswerRow(user=user, email=email, channel=channel, thread_ts=thread_ts, surface=surface,
                                question=question, answer=answer, status=status, path=path, sources=sources,
                                seconds=seconds)
@@ -182,14 +200,18 @@ class BotState:
             s.flush()
             return row.id
 
+        return self._write(add)
+
     def record_feedback(self, answer_id: int, helpful: bool, by: str) -> bool:
         """Store a click; the latest click wins. False if the answer is unknown."""
-        with self.store.session() as s:
+        def click(s: Session) -> bool:
             row = s.get(BotAnswerRow, answer_id)
             if row is None:
                 return False
             row.helpful, row.feedback_by, row.feedback_at = helpful, by, utcnow()
             return True
+
+        return self._write(click)
 
     def answer(self, answer_id: int) -> BotAnswerRow | None:
         with self.store.session() as s:
@@ -203,9 +225,8 @@ class BotState:
     def add_pending_note(self, *, user: str, email: str, account_id: str, dimension: str, text: str,
                          confidence: float | None) -> str:
         note_id = uuid.uuid4().hex
-        with self.store.session() as s:
-            s.add(PendingNoteRow(id=note_id, user=user, email=email, account_id=account_id, dimension=dimension,
-                                 text=text, confidence=confidence))
+        self._write(lambda s: s.add(PendingNoteRow(id=note_id, user=user, email=email, account_id=account_id,
+                                                   dimension=dimension, text=text, confidence=confidence)))
         return note_id
 
     def pending_note(self, note_id: str) -> PendingNote | None:
@@ -214,28 +235,23 @@ class BotState:
             return _pending(row) if row else None
 
     def set_note_dimension(self, note_id: str, dimension: str) -> None:
-        with self.store.session() as s:
-            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id, PendingNoteRow.state == "pending")
-                      .values(dimension=dimension))
+        self._write(lambda s: s.execute(update(PendingNoteRow).where(
+            PendingNoteRow.id == note_id, PendingNoteRow.state == "pending").values(dimension=dimension)))
 
     def close_note(self, note_id: str, state: str, saved_note_id: int | None = None) -> bool:
         """Move a pending note to `state` exactly once; False if it was not pending any more (a double click)."""
-        with self.store.session() as s:
-            done = s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id,
-                                                          PendingNoteRow.state == "pending")
-                             .values(state=state, note_id=saved_note_id))
-            return bool(done.rowcount)
-
+        return self._write(lambda s: bool(s.execute(update(PendingNoteRow).where(
+            PendingNoteRow.id == note_id, PendingNoteRow.state == "pending")
+            .values(state=state, note_id=saved_note_id)).rowcount))
 
     def reopen_note(self, note_id: str) -> None:
         """Undo `close_note` when saving failed, so the author can press Save again."""
-        with self.store.session() as s:
-            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id).values(state="pending"))
+        self._write(lambda s: s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id)
+                                        .values(state="pending")))
 
     def set_saved_note(self, note_id: str, saved_note_id: int, dimension: str) -> None:
-        with self.store.session() as s:
-            s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id)
-                      .values(note_id=saved_note_id, dimension=dimension))
+        self._write(lambda s: s.execute(update(PendingNoteRow).where(PendingNoteRow.id == note_id)
+                                        .values(note_id=saved_note_id, dimension=dimension)))
 
 
 def _pending(row: PendingNoteRow) -> PendingNote:

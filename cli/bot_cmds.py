@@ -37,9 +37,10 @@ def run(
     # Answer threads are CPU-bound; a shorter GIL switch interval (default 5 ms) lets the threads that only
     # verify and acknowledge Slack's requests run sooner, so acks stay fast while answers are computed.
     sys.setswitchinterval(settings.kam_gil_switch_ms / 1000)
-    kb = KnowledgeBase(settings, c.store, c.index)
-    kb.index.embedder.embed(["warm up"])  # load the model and the engine now, not during the first rep's question
-    import skills.ask  # noqa: F401
+    kb = KnowledgeBase(settings, c.store, c.lock_for_writing())  # notes from Slack are indexed: a writer
+    from skills.ask.engine import warm_up
+
+    warm_up(kb)  # load the model and the engine now, not during the first rep's question
     try:
         app = create_app(kb, settings)
     except Exception as exc:  # e.g. auth.test rejects the token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,21 @@ class Context:
 
     @property
     def index(self) -> Index:
+        """The index for reading: owned when free, else read-only beside the process that owns it (`kam run`, the
+        demo, an ingest), so questions and searches work while the bot runs."""
+        if self._index is None:
+            try:
+                self._index = Index(self.settings)
+            except IndexBusy:
+                self._index = Index(self.settings, read_only=True)
+        return self._index
+
+    def lock_for_writing(self) -> Index:
+        """Writers (ingest, imports, `kam run`, the demo) own the index, taken before they write anything: a second
+        writer is refused with the busy message (exit 3) while nothing of its input is stored yet."""
+        if self._index is not None and self._index.read_only:
+            self._index.close()
+            self._index = None
         if self._index is None:
             try:
                 self._index = Index(self.settings)
@@ -66,13 +82,42 @@ def reset_context(settings: Settings | None = None) -> Context:
     return _ctx
 
 
+def notifier() -> Any:
+    """Where proactive messages go: Slack when a bot token is configured, else the console.
+
+    The one factory for every command that sends (scheduler, tier posts), so none builds the Slack notifier with
+    different arguments."""
+    settings = ctx().settings
+    if settings.slack_bot_token:
+        try:
+            from bot.slack_notifier import SlackNotifier
+        except ImportError:
+            fail("SLACK_BOT_TOKEN is set but the Slack notifier (bot/slack_notifier.py) is not installed")
+        return SlackNotifier(settings, ctx().store)
+    from bot.notifier import ConsoleNotifier
+
+    return ConsoleNotifier()
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Strict JSON: a non-finite number (stored before it was refused, or computed) is written as null, never as
+    `Infinity`/`NaN`, which JSON parsers reject."""
+    sys.stdout.write(json.dumps(_finite(data), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 @contextmanager

@@ -117,6 +117,7 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
 
     if not data.is_dir():
         fail(f"sample data not found at {data}")
+    ctx().lock_for_writing()
     report = ingest_dir(ctx().store, data)
     sync = ctx().index.sync(ctx().store)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted

@@ -22,21 +22,30 @@ def _sync_and_report(report: ImportReport, as_json: bool) -> None:
     with progress_bar("indexing") as bar:
         sync = ctx().index.sync(ctx().store, progress=bar)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    report.not_indexed = sync.failed
     if as_json:
         print_json(report.to_json())
     else:
         print_report(report)
-    if report.skipped:
+    if report.skipped or report.not_indexed:
         raise typer.Exit(1)
 
 
 def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
-                  f"{len(report.skipped)} skipped" + (f", {report.people} people" if report.people else "")
+                  f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
+                  + (f", {report.people} people" if report.people else "")
                   + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
     for _source, reason in report.skipped:
         console.print(f"  [red]skipped[/] {reason}", highlight=False, soft_wrap=True)
+    for name in report.removed:
+        console.print(f"  [yellow]removed[/] {name}: its profile file is gone from the directory", highlight=False)
+    if report.people_removed:
+        console.print(f"  [yellow]people removed[/] (no longer in people.yaml, no access): "
+                      f"{', '.join(report.people_removed)}", highlight=False, soft_wrap=True)
+    for account_id, reason in report.not_indexed:
+        console.print(f"  [red]not indexed[/] {account_id}: {reason}", highlight=False, soft_wrap=True)
     for warning in report.warnings[:50]:
         console.print(f"  [yellow]warning[/] {warning}", highlight=False, soft_wrap=True)
     if len(report.warnings) > 50:
@@ -46,7 +55,7 @@ def print_report(report: ImportReport) -> None:
 def init() -> None:
     """Create the data directory, the database and the index."""
     store = ctx().store
-    index = ctx().index
+    index = ctx().lock_for_writing()
     settings = ctx().settings
     for step in store.migrations:
         console.print(f"schema: {step}", highlight=False)
@@ -74,6 +83,7 @@ def migrate() -> None:
 def ingest(directory: Path = typer.Argument(..., help="directory of profile YAML files (+ people.yaml)"),
            as_json: bool = typer.Option(False, "--json", help="print the import summary as JSON")) -> None:
     """Load account profiles and people.yaml from DIR (see docs/profile-format.md)."""
+    ctx().lock_for_writing()
     try:
         with progress_bar("profiles") as bar:
             report = ingest_dir(ctx().store, directory, progress=bar)
@@ -87,6 +97,7 @@ def import_crm(directory: Path = typer.Argument(..., help="directory with accoun
     """Import a CRM export (accounts, sales_pipeline, sales_teams, products CSVs)."""
     from knowledge.importers.crm import import_crm as run
 
+    ctx().lock_for_writing()
     try:
         with progress_bar("crm") as bar:
             report = run(ctx().store, directory, progress=bar)
@@ -101,6 +112,7 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
     """Import annual reports (10-K JSON) as dated documents split into the six dimensions."""
     from knowledge.importers.filing import import_filings as run
 
+    ctx().lock_for_writing()
     with progress_bar("filings") as bar:
         report = run(ctx().store, file, account=account, progress=bar)
     _sync_and_report(report, as_json)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bot.notifier import Notifier
 from cli import demo_cmd
-from cli.context import console, ctx, err_console, fail, print_json
+from cli.context import console, ctx, err_console, fail, notifier, print_json
 from knowledge.settings import Settings
 
 
@@ -22,20 +22,6 @@ def _day(value: str | None, label: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{label} must be a date YYYY-MM-DD, got {value!r}")
-
-
-def _notifier():  # noqa: ANN202 - a Notifier
-    """Slack when a bot token is configured, else the console."""
-    settings = ctx().settings
-    if settings.slack_bot_token:
-        try:
-            from bot.slack_notifier import SlackNotifier
-        except ImportError:
-            fail("SLACK_BOT_TOKEN is set but the Slack notifier (bot/slack_notifier.py) is not installed")
-        return SlackNotifier(settings)
-    from bot.notifier import ConsoleNotifier
-
-    return ConsoleNotifier()
 
 
 def nudges(on: str | None = typer.Option(None, "--on", help="the (local) day, YYYY-MM-DD; default today"),
@@ -114,10 +100,10 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
     from scheduler import runner
 
     settings = ctx().settings
-    notifier = _notifier()
+    out = notifier()
     if once:
         try:
-            with runner.leased(ctx().store, settings, notifier) as leased_notifier:  # the running scheduler's lock
+            with runner.leased(ctx().store, settings, out) as leased_notifier:  # the running scheduler's lock
                 _run_once(once, settings, leased_notifier, force)
         except runner.LeaseLost as exc:
             fail(str(exc), code=3)
@@ -126,7 +112,7 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     err_console.print("scheduler: waiting for the scheduler lock…")
-    handle = runner.start_in_background(None, settings, notifier, store=ctx().store,
+    handle = runner.start_in_background(None, settings, out, store=ctx().store,
                                         on_lead=lambda: err_console.print("scheduler: running"))
     try:
         stop.wait()

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cli import demo_cmd
-from cli.context import console, ctx, err_console, fail, print_json
+from cli.context import console, ctx, err_console, fail, notifier, print_json
 from skills.tiering.changes import TierChange
 from skills.tiering.config import TieringConfig, TieringConfigError, config_path, load_config
 from skills.tiering.history import (
@@ -140,22 +140,7 @@ def _post(changes: list[TierChange]) -> None:
     from knowledge.kb import KnowledgeBase
 
     kb = KnowledgeBase(ctx().settings, ctx().store, None)  # type: ignore[arg-type]  # posting needs no index
-    post_tier_changes(_notifier(), kb, changes)
-
-
-def _notifier():  # noqa: ANN202 - a Notifier
-    """Slack when a bot token is configured (and the Slack notifier is installed), else the console."""
-    settings = ctx().settings
-    if settings.slack_bot_token:
-        try:
-            from bot.slack_notifier import SlackNotifier  # the Slack feature's notifier
-        except ImportError:
-            pass
-        else:
-            return SlackNotifier(settings, ctx().store)
-    from bot.notifier import ConsoleNotifier
-
-    return ConsoleNotifier()
+    post_tier_changes(notifier(), kb, changes)
 
 
 @tiers_app.command("what-if")

@@ -7,7 +7,10 @@ Later features add their own tables on the same `Base` (tier history, delivery l
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -27,8 +30,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
+
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -269,6 +275,33 @@ def database_name(engine: Engine) -> str:
         with engine.connect() as c:
             return str(c.scalar(text("SELECT current_database()")))
     return str(engine.url.database or "")
+
+
+BUSY_BACKOFF_MAX = 2.0  # seconds between two attempts on a busy database, at most
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A write that found the database locked by another connection for longer than its busy timeout."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text)
+
+
+def retry_busy(work: Callable[[], T], budget: float = 120.0) -> T:
+    """`work()`, tried again with growing, jittered pauses while the database is busy, for up to `budget` seconds.
+
+    SQLite's busy timeout bounds one wait; under sustained contention (another process writing, CPU starved
+    threads holding the lock) it can run out, and a write that then fails would lose what it carried."""
+    deadline = time.monotonic() + budget
+    pause = 0.05
+    while True:
+        try:
+            return work()
+        except OperationalError as exc:
+            left = deadline - time.monotonic()
+            if not is_busy(exc) or left <= 0:
+                raise
+            time.sleep(min(left, pause * (0.5 + random.random())))
+            pause = min(BUSY_BACKOFF_MAX, pause * 2)
 
 
 def make_engine(url: str) -> Engine:

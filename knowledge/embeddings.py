@@ -57,9 +57,10 @@ class UseMultilingual:
 
                 self._model = USE()
             vectors = _normalise(self._model.encode(list(texts)))
-            if len(texts) == 1:
-                self._recent[texts[0]] = vectors[0]
-                if len(self._recent) > RECENT_QUERIES:
+            if len(texts) <= 4:  # questions, not documents: one forward pass serves the steps that follow
+                for text, vector in zip(texts, vectors, strict=True):
+                    self._recent[text] = vector
+                while len(self._recent) > RECENT_QUERIES:
                     self._recent.popitem(last=False)
             return vectors
 

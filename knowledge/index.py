@@ -52,6 +52,7 @@ class SyncReport:
     unchanged: int = 0
     deleted: int = 0
     removed_accounts: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (account id, why): left out, the rest indexed
 
 
 @dataclass
@@ -83,12 +84,17 @@ def _epoch(day: dt.date | None) -> int:
 
 
 class Index:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None, *,
+                 read_only: bool = False):
+        """The index. `read_only` (while another process owns the embedded index, e.g. `kam run`): no lock, no
+        Chroma; searches read the chunk ledger in the database, which keeps every chunk's vector (safe beside the
+        writer), and `sync` is refused."""
         self.settings = settings
+        self.read_only = read_only and not settings.chroma_host
         home = settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._lock: filelock.BaseFileLock | None = None
-        if not settings.chroma_host:
+        if not settings.chroma_host and not self.read_only:
             self._acquire(home / "index.lock")
         self._own_engine = store is None
         if store is not None:
@@ -98,9 +104,14 @@ class Index:
             create_schema(self.engine)
         self.embedder = embedder or make_embedder(settings)
         self.model_id = self.embedder.model_id
+        self.lexical = LexicalIndex(self.engine)
+        self.drift: str | None = None  # why the collection and the database disagree, if they do
+        if self.read_only:  # embedded only (a Chroma server has no owner): the collection name needs no identity
+            self.collection_name = collection_name(self.model_id)
+            self._client = self.collection = None
+            return
         key, ident, db_name = deployment_key(self.engine)
         self.collection_name = collection_name(self.model_id, key if settings.chroma_host else None)
-        self.lexical = LexicalIndex(self.engine)
         self._client = self._make_client()
         self.collection = self._client.get_or_create_collection(
             self.collection_name,
@@ -109,7 +120,6 @@ class Index:
             metadata={"model_id": self.model_id, "deployment": ident, "database": db_name},
         )
         self._check_owner(ident, db_name)
-        self.drift: str | None = None  # why the collection and the database disagree, if they do
         if settings.chroma_host:
             self._restore_if_empty()
             self.drift = self._check_drift()
@@ -181,6 +191,10 @@ class Index:
 
     def close(self) -> None:
         self.lexical.close()
+        close_client = getattr(self._client, "close", None)  # release Chroma's files and threads (refcounted)
+        if close_client is not None:
+            self._client = self.collection = None
+            close_client()
         if self._own_engine:
             self.engine.dispose()
         if self._lock is not None:
@@ -199,6 +213,8 @@ class Index:
         """Bring the index in line with the store. Only accounts whose revision moved are looked at
         (all of them with full=True), and within those only chunks whose content hash changed are embedded.
         `accounts` limits the sync to those (the bot after a note: not whatever another host is importing)."""
+        if self.read_only:
+            raise IndexBusy("the index is open read-only (another kam process owns it): it cannot be synced")
         report = SyncReport()
         full = full or not self.lexical.in_step(self.model_id)
         with store.session() as s:
@@ -228,13 +244,19 @@ class Index:
             for start in range(0, len(todo), LOAD_ACCOUNTS):
                 group = todo[start : start + LOAD_ACCOUNTS]
                 ids = [a for a, _ in group]
-                profiles = store.load_profiles(ids)  # one read per table for the group, not one session per account
+                profiles, unreadable = _load_profiles(store, ids)
                 documents = store.documents_of(ids)
                 for i, (account_id, revision) in enumerate(group, start):
-                    batch_accounts.append((account_id, revision))
                     profile = profiles.get(account_id)
-                    if profile is not None:
-                        pending.extend(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                    try:  # one account that cannot be indexed is reported and left out, never blocks the rest
+                        if account_id in unreadable:
+                            raise unreadable[account_id]
+                        chunks = (_checked(profile_chunks(account_id, profile, documents.get(account_id, [])))
+                                  if profile is not None else [])
+                        batch_accounts.append((account_id, revision))
+                        pending.extend(chunks)
+                    except Exception as exc:  # noqa: BLE001 - reported in the sync report
+                        report.failed.append((account_id, _why(exc)))
                     if len(pending) >= SYNC_BATCH_CHUNKS or i == len(todo) - 1:
                         plan = self._plan(batch_accounts, pending, report)
                         future = embedding.submit(self._embed, plan.to_embed)
@@ -335,6 +357,8 @@ class Index:
             clauses.append({"dimension": {"$in": list(dimensions)}})
         where = clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
         vector = self.embedder.embed([text])
+        if self.read_only:
+            return self._ledger_search(vector[0], account_ids, k, dimensions)
         if account_ids is not None and len(account_ids) <= EXACT_SCOPE_ACCOUNTS:
             # A few accounts (a rep's portfolio, one resolved account): exact cosine over their kept vectors.
             # Chroma's metadata-filtered query costs ~95 ms at 130,000 chunks; this is a ledger read and a dot.
@@ -349,7 +373,29 @@ class Index:
         result = self.collection.query(query_embeddings=vector, n_results=k, where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
+    def _ledger_search(self, vector: np.ndarray, account_ids: set[str] | None, k: int,
+                       dimensions: list[str] | None) -> list[tuple[str, float]]:
+        """Exact cosine over the ledger's vectors (read-only mode), a few hundred accounts per read."""
+        scope = sorted(account_ids if account_ids is not None else self.lexical.account_ids())
+        ids: list[str] = []
+        sims: list[np.ndarray] = []
+        for start in range(0, len(scope), EXACT_SCOPE_ACCOUNTS):
+            part = self.lexical.scoped_vectors(self.model_id, set(scope[start:start + EXACT_SCOPE_ACCOUNTS]),
+                                               dimensions)
+            if part is None:  # a ledger from before vectors were kept: lexical results only
+                return []
+            if part[0]:
+                ids += part[0]
+                sims.append(part[1] @ vector)
+        if not ids:
+            return []
+        scores = np.concatenate(sims)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(ids[i], float(scores[i])) for i in top]
+
     def count(self) -> int:
+        if self.collection is None:
+            return len(self.lexical.hashes())
         return self.collection.count()
 
 
@@ -358,6 +404,42 @@ def lock_accounts(conn: Connection, account_ids: list[str]) -> None:
     for aid in sorted(set(account_ids)):
         key = int.from_bytes(hashlib.sha256(f"kam-index:{aid}".encode()).digest()[:8], "big", signed=True)
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def _load_profiles(store: Store, ids: list[str]) -> tuple[dict, dict[str, Exception]]:
+    """The group's profiles in one read; if that fails (stored data that no longer validates, e.g. from before
+    the input limits), account by account, so only the bad ones are left out."""
+    try:
+        return store.load_profiles(ids), {}
+    except Exception:  # noqa: BLE001 - isolated below
+        profiles: dict = {}
+        failed: dict[str, Exception] = {}
+        for account_id in ids:
+            try:
+                profiles.update(store.load_profiles([account_id]))
+            except Exception as exc:  # noqa: BLE001 - reported per account
+                failed[account_id] = exc
+        return profiles, failed
+
+
+def _why(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # a pydantic ValidationError: its first problem, located
+        first = errors()[0]
+        return "stored profile is not valid: " + ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
+    return str(exc)[:500] or type(exc).__name__
+
+
+MAX_CHUNK_CHARS = 200_000  # a profile chunk holds one dimension; stored text beyond this predates the input limits
+
+
+def _checked(chunks: list[Chunk]) -> list[Chunk]:
+    """Refuse an account whose chunk is too large to embed in bounded time (data stored before the limits)."""
+    for c in chunks:
+        if len(c.text) > MAX_CHUNK_CHARS:
+            raise ValueError(f"{c.kind} {c.dimension or ''} text is {len(c.text):,} characters (limit "
+                             f"{MAX_CHUNK_CHARS:,}); fix the profile and ingest it again")
+    return chunks
 
 
 def _meta(c: Chunk) -> dict:

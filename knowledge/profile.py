@@ -6,7 +6,19 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from knowledge import limits
 
 DIMENSIONS = ("background", "finance", "organisation", "competitors", "suppliers", "downstream")
 Dimension = Literal["background", "finance", "organisation", "competitors", "suppliers", "downstream"]
@@ -37,7 +49,32 @@ def _to_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_to_text)]
+def _person_id(value: str) -> str:
+    """Who owns, works on or met an account: an email, or a Slack user id (U.../W...)."""
+    if "@" in value or SLACK_USER_ID.fullmatch(value):
+        return value
+    raise ValueError("must be an email address or a Slack user id (U0123ABCD)")
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML reads `true`/`yes` as booleans, which pydantic would quietly take as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+# Every text has a length limit (knowledge/limits.py): names and one-line values are short (database columns),
+# free text is long but bounded, so one field can never make indexing run for hours.
+Text = Annotated[str, StringConstraints(max_length=limits.MAX_TEXT_CHARS), BeforeValidator(_to_text)]
+Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME_CHARS), BeforeValidator(_to_text)]
+Line = Annotated[str, StringConstraints(max_length=limits.MAX_LINE_CHARS), BeforeValidator(_to_text)]
+PersonId = Annotated[str, StringConstraints(max_length=limits.MAX_LINE_CHARS), BeforeValidator(_to_text),
+                     AfterValidator(_person_id)]
+# numbers are finite and never booleans (`revenue: .inf`, `growth: .nan`, `revenue: true` are errors)
+Number = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]
+Count = Annotated[int, BeforeValidator(_not_bool)]
+SlackId = Annotated[str, StringConstraints(pattern=f"^{SLACK_USER_ID.pattern}$"), BeforeValidator(_to_text)]
 
 
 def _listify(value: Any) -> Any:
@@ -48,7 +85,8 @@ def _listify(value: Any) -> Any:
     return value
 
 
-TextList = Annotated[list[Text], BeforeValidator(_listify)]
+NameList = Annotated[list[Name], BeforeValidator(_listify), Field(max_length=limits.MAX_ALIASES)]
+PersonList = Annotated[list[PersonId], BeforeValidator(_listify), Field(max_length=limits.MAX_TEAM)]
 
 
 class Strict(BaseModel):
@@ -82,47 +120,54 @@ class Organisation(DimensionBase):
 
 
 class Competitor(Strict):
-    name: Text
+    name: Name
     notes: Text | None = None
 
 
 class Competitors(DimensionBase):
-    items: list[Competitor] = Field(default_factory=list)
+    items: list[Competitor] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
 
 
 class Supplier(Strict):
-    name: Text
-    share: float | None = Field(default=None, ge=0, le=1)  # share of the account's spend in our category
-    satisfaction: float | None = Field(default=None, ge=1, le=5)
+    name: Name
+    share: Number | None = Field(default=None, ge=0, le=1)  # share of the account's spend in our category
+    satisfaction: Number | None = Field(default=None, ge=1, le=5)
     notes: Text | None = None
 
 
 class Suppliers(DimensionBase):
     strategy: Text | None = None
-    items: list[Supplier] = Field(default_factory=list)
+    items: list[Supplier] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _shares(self) -> Suppliers:
+        total = sum(i.share or 0 for i in self.items)
+        if total > 1 + 1e-6:  # shares of one spend: together at most 100%
+            raise ValueError(f"the suppliers' shares add up to {total:.2f}, more than 1 (100%)")
+        return self
 
 
 class Customer(Strict):
-    name: Text
+    name: Name
     needs: Text | None = None
     notes: Text | None = None
 
 
 class Downstream(DimensionBase):
-    items: list[Customer] = Field(default_factory=list)
+    items: list[Customer] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
 
 
 _BIRTHDAY = re.compile(r"^(?:(\d{4})|-)-(\d{2})-(\d{2})$")
 
 
 class Contact(Strict):
-    name: Text
-    title: Text | None = None
+    name: Name
+    title: Name | None = None
     role: Literal["decision_maker", "economic_buyer", "influencer", "champion", "user", "blocker"] | None = None
     influence: Literal["high", "medium", "low"] | None = None
     birthday: str | None = None  # YYYY-MM-DD, or --MM-DD when the year is unknown
-    email: Text | None = None
-    phone: Text | None = None
+    email: Line | None = None
+    phone: Annotated[str, StringConstraints(max_length=64), BeforeValidator(_to_text)] | None = None
     notes: Text | None = None
 
     @field_validator("birthday", mode="before")
@@ -152,8 +197,9 @@ class Contact(Strict):
 class KeyDate(Strict):
     date: dt.date
     kind: Literal["renewal", "review", "visit", "anniversary", "other"] = "other"
-    title: Text
-    remind: list[int] | None = None  # days before; None -> defaults per kind from settings
+    title: Line
+    remind: list[Annotated[Count, Field(ge=0, le=limits.MAX_REMIND_DAYS)]] | None = Field(
+        default=None, max_length=limits.MAX_REMIND)  # days before; None -> defaults per kind from settings
 
     @field_validator("remind")
     @classmethod
@@ -166,37 +212,37 @@ class KeyDate(Strict):
 class Interaction(Strict):
     date: dt.date
     kind: Literal["visit", "call", "meeting", "email"]
-    by: Text | None = None
+    by: PersonId | None = None
     summary: Text | None = None
 
 
 class Metrics(Strict):
-    revenue: float | None = Field(default=None, ge=0)  # annual revenue with us, reporting currency
-    profit_margin: float | None = Field(default=None, ge=-1, le=1)
-    purchase_share: float | None = Field(default=None, ge=0, le=1)
-    growth: float | None = None  # year-over-year growth of revenue with us
-    potential: float | None = Field(default=None, ge=1, le=5)
-    footprint: float | None = Field(default=None, ge=1, le=5)
-    tech_cooperation: float | None = Field(default=None, ge=1, le=5)
-    satisfaction: float | None = Field(default=None, ge=1, le=5)
-    complaints: int | None = Field(default=None, ge=0)
+    revenue: Number | None = Field(default=None, ge=0, le=1e15)  # annual revenue with us, reporting currency
+    profit_margin: Number | None = Field(default=None, ge=-1, le=1)
+    purchase_share: Number | None = Field(default=None, ge=0, le=1)
+    growth: Number | None = Field(default=None, ge=-1, le=1000)  # year-over-year growth of revenue with us
+    potential: Number | None = Field(default=None, ge=1, le=5)
+    footprint: Number | None = Field(default=None, ge=1, le=5)
+    tech_cooperation: Number | None = Field(default=None, ge=1, le=5)
+    satisfaction: Number | None = Field(default=None, ge=1, le=5)
+    complaints: Count | None = Field(default=None, ge=0, le=1_000_000)
     as_of: dt.date | None = None
 
 
 class Note(Strict):
     date: dt.date
     dimension: Dimension
-    by: Text | None = None
+    by: PersonId | None = None
     text: Text
 
 
 class AccountProfile(Strict):
-    account: Text = Field(min_length=1)
-    aliases: TextList = Field(default_factory=list)
-    owner: Text = Field(min_length=1)  # email (preferred) or Slack user id
-    team: TextList = Field(default_factory=list)
-    industry: Text | None = None
-    region: Text | None = None
+    account: Name = Field(min_length=1)
+    aliases: NameList = Field(default_factory=list)
+    owner: PersonId = Field(min_length=1)  # email (preferred) or Slack user id
+    team: PersonList = Field(default_factory=list)
+    industry: Line | None = None
+    region: Line | None = None
 
     background: Background = Field(default_factory=Background)
     finance: Finance = Field(default_factory=Finance)
@@ -205,11 +251,11 @@ class AccountProfile(Strict):
     suppliers: Suppliers = Field(default_factory=Suppliers)
     downstream: Downstream = Field(default_factory=Downstream)
 
-    contacts: list[Contact] = Field(default_factory=list)
-    key_dates: list[KeyDate] = Field(default_factory=list)
-    interactions: list[Interaction] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
+    key_dates: list[KeyDate] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
+    interactions: list[Interaction] = Field(default_factory=list, max_length=limits.MAX_RECORDS)
     metrics: Metrics = Field(default_factory=Metrics)
-    notes: list[Note] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list, max_length=limits.MAX_RECORDS)
 
     @field_validator("background", "finance", "organisation", "competitors", "suppliers", "downstream",
                      "metrics", mode="before")
@@ -227,12 +273,12 @@ class AccountProfile(Strict):
 
 
 class Person(Strict):
-    email: Text = Field(min_length=3)
-    name: Text | None = None
-    slack_id: Text | None = None
+    email: Line = Field(min_length=3)
+    name: Name | None = None
+    slack_id: SlackId | None = None
     role: Literal["rep", "manager", "admin"] = "rep"
-    manager: Text | None = None  # the manager's email
-    timezone: Text | None = None  # IANA name, e.g. Asia/Shanghai
+    manager: Line | None = None  # the manager's email
+    timezone: Annotated[str, StringConstraints(max_length=64), BeforeValidator(_to_text)] | None = None  # IANA name
 
     @field_validator("email", "manager")
     @classmethod

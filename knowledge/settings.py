@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     kam_http_threads: int = 16  # HTTP server threads (they only verify, dedupe and ack)
     kam_http_front: bool = True  # `kam run --http`: ack Slack from a separate small process (acks never wait)
     kam_bot_workers: int = 8  # threads that compute and post answers (listeners only ack and hand work over)
+    kam_bot_retries: int = Field(default=3, ge=1, le=10)  # attempts at acked work before the asker is told it failed
+    kam_db_busy_seconds: float = Field(default=120.0, ge=0)  # a write retries this long on a busy (locked) database
     kam_gil_switch_ms: float = 1.0  # `kam run`: Python's thread switch interval, so acks are not stuck behind answers
     kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)
     kam_slack_channel_interval: float = 1.0  # seconds between posts to one channel (Slack: ~1 msg/s)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ LOAD_CHUNK = 500  # accounts per IN (...) query when loading many; well under SQ
 
 
 def name_key(name: str) -> str:
-    return " ".join(name.casefold().split())
+    """Names compare after NFKC folding, so `Ｈａｎｓｈａｎ` (full-width) is `Hanshan`, not a second account."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def profile_hash(profile: AccountProfile) -> str:

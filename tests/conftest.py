@@ -94,8 +94,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture()
-def store(settings: Settings) -> Store:
-    return Store(settings)
+def store(settings: Settings) -> Iterator[Store]:
+    s = Store(settings)
+    yield s
+    s.engine.dispose()  # its SQLite files: the whole suite must stay under select()'s 1,024 descriptors
 
 
 @pytest.fixture()

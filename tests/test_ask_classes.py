@@ -20,6 +20,8 @@ from tests.test_cli import kam
 FIXTURE = ROOT / "tests" / "fixtures" / "ask_classes"
 WESTELL = SHARED_DATA / "tenk" / "filings" / "1002135_10K_1999_0000914760-99-000130.json"
 TODAY = dt.date(2026, 11, 23)
+# rivals the filing names in its competition section (DS0, DS1 and ADSL markets, teleconferencing)
+WESTELL_RIVALS = ("Adtran", "Tellabs", "ADC Telecommunications", "PairGain", "Alcatel", "Nokia", "Ericsson", "AT&T")
 RITA, SAM, MAX, OLGA = "rita@classes.example", "sam@classes.example", "max@classes.example", "olga@classes.example"
 
 
@@ -127,8 +129,8 @@ def test_missing_email_is_said_not_dumped(kb):
 @pytest.mark.skipif(not WESTELL.exists(), reason="shared 10-K filings not found")
 def test_competitors_from_the_filing_with_the_sentence_and_its_source(kb):
     a = q(kb, "who are Westell's competitors?")
-    assert a.status == "answered" and "Adtran" in a.answer
-    assert a.evidence and any("Adtran" in e.text for e in a.evidence)
+    assert a.status == "answered" and any(name in a.answer for name in WESTELL_RIVALS)
+    assert a.evidence and any(name in e.text for e in a.evidence for name in WESTELL_RIVALS)
     assert all(e.source_id.startswith("westell-technologies:doc:") for e in a.evidence)
     assert any(s.updated == dt.date(1999, 3, 31) for s in a.sources)
 
@@ -136,7 +138,7 @@ def test_competitors_from_the_filing_with_the_sentence_and_its_source(kb):
 @pytest.mark.skipif(not WESTELL.exists(), reason="shared 10-K filings not found")
 def test_chinese_question_over_an_english_filing(kb):
     a = q(kb, "Westell的主要竞争对手有哪些？")
-    assert a.language == "zh" and "Adtran" in a.answer
+    assert a.language == "zh" and any(name in a.answer for name in WESTELL_RIVALS)
 
 
 def test_names_without_legal_form_and_with_typos(kb):

@@ -13,6 +13,8 @@ import csv
 import datetime as dt
 import difflib
 import io
+import math
+import os
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -21,9 +23,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from pydantic import ValidationError
 from slugify import slugify
 from sqlalchemy import delete, select
 
+from knowledge import limits
 from knowledge.db import InteractionRow, KeyDateRow, MetricsRow, PersonRow, YearlyRevenueRow
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
@@ -87,10 +91,12 @@ class Quirks:
 # ------------------------------------------------------------------ reading
 def read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[tuple[int, dict]]:
     """(line number, row) pairs of a UTF-8 CSV whose header has every required column."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ProfileError(path, "missing file: a CRM export needs " + ", ".join(LAYOUT))
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    text = read_text(path, limits.MAX_CSV_BYTES)
+    # strict: a stray or unclosed quote is an error, never a field that silently swallows the rows after it
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line the current record starts on
     try:
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in required if c not in header]
@@ -98,17 +104,49 @@ def read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = 
             raise ProfileError(path, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                      f"(found: {', '.join(header) or 'nothing'})", line=1, field=missing[0])
         rows = []
+        start = reader.line_num + 1
         for values in reader:
             if not any(v.strip() for v in values):
+                start = reader.line_num + 1
                 continue
-            if len(values) > len(header):
-                raise ProfileError(path, f"{len(values)} fields but the header has {len(header)}",
-                                   line=reader.line_num)
-            row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
-            rows.append((reader.line_num, row))
+            if len(values) != len(header):  # a shifted row (e.g. a quote that swallowed commas) is never guessed
+                raise ProfileError(path, f"{len(values)} fields but the header has {len(header)}", line=start)
+            row = {}
+            for i, h in enumerate(header):
+                value = values[i].strip() if i < len(values) else ""
+                _check_cell(path, start, h, value)
+                row[h] = _as_text(value)
+            rows.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise ProfileError(path, f"malformed CSV: {exc}", line=reader.line_num) from exc
+        unclosed = "unexpected end of data" in str(exc)
+        raise ProfileError(path, "a quoted value is never closed (a missing \")" if unclosed else
+                           f"malformed CSV: {exc}", line=start) from exc
     return rows
+
+
+def _check_cell(path: Path, line: int, column: str, value: str) -> None:
+    if "\n" in value or "\r" in value:  # no CRM column holds several lines: an unbalanced quote joined rows
+        raise ProfileError(path, "a quoted value runs over several lines (an unbalanced \")", line=line,
+                           field=column)
+    if len(value) > limits.MAX_CSV_FIELD_CHARS:
+        raise ProfileError(path, f"{len(value):,} characters (limit {limits.MAX_CSV_FIELD_CHARS:,})", line=line,
+                           field=column)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: str) -> str:
+    """A cell a spreadsheet would run as a formula (`=CMD(...)`, `@SUM`, `+1+1`) is kept as text: prefixed with
+    an apostrophe, the spreadsheet convention, so it is never exported or shown as a live formula. Numbers
+    (`-12.5`) are left as they are."""
+    if value.startswith(_FORMULA_START):
+        try:
+            float(value.replace(",", ""))
+        except ValueError:
+            return "'" + value
+    return value
 
 
 def agent_email(name: str, domain: str = EMAIL_DOMAIN) -> str:
@@ -118,16 +156,27 @@ def agent_email(name: str, domain: str = EMAIL_DOMAIN) -> str:
     return f"{local}@{domain}"
 
 
+MAX_NUMBER = 1e13  # a deal value, revenue or head count beyond this is a typo, not a figure
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_YEARS_AHEAD = 10  # an expected close date further out than this is a typo (9999-12-31), not a plan
+
+
 def _date(value: str) -> dt.date | None:
-    """An ISO date; "" is None; anything else raises ValueError."""
-    return dt.date.fromisoformat(value) if value else None
+    """An ISO date within a plausible range; "" is None; anything else raises ValueError."""
+    if not value:
+        return None
+    day = dt.date.fromisoformat(value)
+    latest = dt.date.today().replace(year=dt.date.today().year + LATEST_YEARS_AHEAD, day=1)
+    if not EARLIEST_DATE <= day <= latest:
+        raise ValueError(f"{value} is outside {EARLIEST_DATE}..{latest}")
+    return day
 
 
 def _number(value: str) -> float | None:
     if not value:
         return None
     number = float(value.replace(",", ""))
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
         raise ValueError(value)
     return number
 
@@ -485,6 +534,11 @@ def import_crm(store: Store, directory: Path, progress: Callable[[int, int], Non
                                 directory, summaries, report)
             except ProfileError as exc:
                 report.skipped.append((f"{directory}: {name}", str(exc)))
+            except ValidationError as exc:  # a value the profile model refuses (a 5,000-character name, ...)
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                report.skipped.append((f"{directory}: {name}", f"{directory}: account {name[:80]!r}: {where}: "
+                                                               f"{first['msg']}"))
         if progress:
             progress(i, len(keys))
     report.warnings = quirks.lines()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
+from knowledge import limits
 from knowledge.db import AccountRow, DocumentRow
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
@@ -168,13 +170,18 @@ def filing_sections(filing: dict) -> list[Section]:
 def read_filing(path: Path) -> dict:
     """Load and validate one edgar-crawler JSON; errors name the file (and line)."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ProfileError(path, "no such file")
-    text = read_text(path)
+    text = read_text(path, limits.MAX_FILING_BYTES)
+    deep = limits.json_depth_error(text)  # before json.loads, which recurses once per level
+    if deep:
+        raise ProfileError(path, f"not a filing JSON: {deep[0]}", line=deep[1])
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProfileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ProfileError(path, f"not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise ProfileError(path, "not an edgar-crawler filing JSON: expected an object with cik, company, "
                                  "filing_type, item_1, ...")

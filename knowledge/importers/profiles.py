@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.importers.report import ImportReport
-from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile
+from knowledge.importers.sync import remove_vanished, sync_people
+from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile, read_bytes, shown
 from knowledge.store import Store, name_key
 
 PEOPLE_FILE = "people.yaml"
 
 
 def profile_files(directory: Path) -> list[Path]:
-    files = [p for p in sorted(directory.iterdir()) if p.suffix.lower() in (".yaml", ".yml") and p.is_file()]
+    """Every entry named *.yaml / *.yml except people.yaml. Directories, FIFOs, broken links and the like are
+    listed too, so the ingest reports them as skipped instead of passing over them in silence."""
+    files = [p for p in sorted(directory.iterdir()) if p.suffix.lower() in (".yaml", ".yml")]
     return [p for p in files if p.stem.lower() != "people"]
 
 
@@ -24,15 +28,16 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
     report = ImportReport("profiles")
     if not directory.is_dir():
         raise ProfileError(directory, "not a directory of profile files")
-    people_path = next((p for p in (directory / PEOPLE_FILE, directory / "people.yml") if p.exists()), None)
+    people_path = next((p for p in (directory / PEOPLE_FILE, directory / "people.yml") if os.path.lexists(p)), None)
     known: set[str] = {p.email for p in store.people()} | {p.slack_id for p in store.people() if p.slack_id}
     if people_path:
         try:
             people = load_people(people_path)
-            report.people = store.save_people(people, str(people_path))
-            known |= {p.email for p in people} | {p.slack_id for p in people if p.slack_id}
+            report.people_removed = sync_people(store, people, people_path)
+            report.people = len(people)
+            known = {p.email for p in store.people()} | {p.slack_id for p in store.people() if p.slack_id}
         except ProfileError as exc:
-            report.skipped.append((str(people_path), str(exc)))
+            report.skipped.append((shown(people_path), str(exc)))
     files = profile_files(directory)
     loaded: list[LoadedProfile] = []
     digests: dict[Path, str] = {}
@@ -40,16 +45,17 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
     same: list[tuple[Path, str, list[str]]] = []  # (path, account id, labels): bytes unchanged since last load
     for path in files:  # phase 1: read and validate everything (files whose bytes did not change are not parsed)
         try:
-            digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            data = read_bytes(path)  # bounded, and never blocks on a FIFO
+            digests[path] = hashlib.sha256(data).hexdigest()
             known = known_files.get(str(path.resolve()))
             if known is not None and known[0] == digests[path]:
                 same.append((path, known[1], known[2]))
                 continue
-            loaded.append(load_profile(path))
+            loaded.append(load_profile(path, data))
         except ProfileError as exc:
-            report.skipped.append((str(path), str(exc)))
-        except OSError as exc:
-            report.skipped.append((str(path), f"{path}: cannot read: {exc.strerror or exc}"))
+            report.skipped.append((shown(path), str(exc)))
+        except (OSError, RuntimeError) as exc:  # RuntimeError: Path.resolve() on a symlink loop
+            report.skipped.append((shown(path), f"{shown(path)}: cannot read: {getattr(exc, 'strerror', None) or exc}"))
     # two files naming one account (by name or alias) are both skipped: which one is right is the user's call
     claims: dict[str, list[tuple[str, Path]]] = {}
     for item in loaded:
@@ -86,4 +92,16 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
             report.skipped.append((str(path), clashes[path]))
         else:
             report.unchanged.append(account_id)
+    report.removed = remove_vanished(store, directory, _resolved(files))
     return report
+
+
+def _resolved(files: list[Path]) -> set[str]:
+    """The stored form (resolved path) of every profile entry still in the directory, readable or not."""
+    out = set()
+    for path in files:
+        try:
+            out.add(str(path.resolve()))
+        except (OSError, RuntimeError):  # a symlink loop
+            out.add(str(path.absolute()))
+    return out

@@ -14,9 +14,12 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)  # repaired quirks, unknown owners, ...
     quirks: dict[str, int] = field(default_factory=dict)  # data quirk key -> rows/accounts affected (crm import)
     people: int = 0
+    people_removed: list[str] = field(default_factory=list)  # emails no longer in people.yaml (access revoked)
+    removed: list[str] = field(default_factory=list)  # accounts whose profile file is gone from the directory
     embedded: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
+    not_indexed: list[tuple[str, str]] = field(default_factory=list)  # (account id, reason): stored, not searchable
 
     @property
     def ok(self) -> bool:
@@ -25,4 +28,5 @@ class ImportReport:
     def to_json(self) -> dict:
         data = asdict(self)
         data["skipped"] = [{"source": s, "reason": r} for s, r in self.skipped]
+        data["not_indexed"] = [{"account": a, "reason": r} for a, r in self.not_indexed]
         return data

@@ -46,6 +46,7 @@ TEXT_KINDS = ("document", "note", "interaction")  # where an empty field's answe
 # concepts whose answer may be in the account's documents, and the dimension to look in first
 DOC_DIMENSIONS = {"topic:ceo": "organisation", "topic:cfo": "organisation", "topic:executives": "organisation",
                   "topic:employees": "organisation", "topic:headquarters": "background",
+                  "topic:raw_materials": "suppliers",
                   "topic:segments": "background", "topic:largest_customer": "downstream",
                   "dim:competitors": "competitors", "dim:suppliers": "suppliers", "dim:downstream": "downstream",
                   "dim:background": "background", "dim:finance": "finance", "dim:organisation": "organisation",
@@ -71,6 +72,21 @@ class Trace:
     portfolio: str | None = None
     language: str = "en"
     quotes: list[Quote] = field(default_factory=list)
+
+
+def warm_up(kb: KnowledgeBase) -> None:
+    """Load what the first question would otherwise wait for: the model, the examples' vectors, the name tables
+    and the word lists (a second or two each, once per process)."""
+    from skills.ask.evidence import _given_names
+    from skills.ask.resolve import name_table, rare_word
+    from skills.ask.vocab import examples_for
+
+    kb.index.embedder.embed(["warm up"])
+    examples_for(kb.index.embedder)
+    rare_word("warm")
+    _given_names()
+    name_table(kb.store)
+    ground(kb.store, "warm up 张敏", set())
 
 
 def ask(kb: KnowledgeBase, question: str, asker: str, conversation_id: str | None = None,
@@ -260,7 +276,7 @@ def _single(kb: KnowledgeBase, q: Query, g: Grounding, accounts: list[str], kind
             parts.append(by_title)
             wanted = [k for k in wanted if not k.startswith(("topic:", "role:", "contacts"))]
         if len(q.leftover) >= 2 and wanted and not named and not items and not any(
-                k.startswith("topic:") for k in wanted):
+                k.startswith("topic:") for k in wanted) and _mentioned(kb, q, aid):
             # words beyond the concept ("is a rival offering them a free servo trial?"): a sentence that says it
             found = _evidence_part(kb, q, aid, fx, None, trace, strong=True)
             if found:
@@ -313,6 +329,16 @@ def _single(kb: KnowledgeBase, q: Query, g: Grounding, accounts: list[str], kind
     trace.evidence = list(dict.fromkeys([s.id for s in sources] + trace.hybrid))
     return Answer(answer="\n\n".join(blocks), status="answered" if known_any else "unknown", language=lang,
                   sources=sources, stale=stale, account_ids=accounts, evidence=list(trace.quotes))
+
+
+def _mentioned(kb: KnowledgeBase, q: Query, aid: str) -> bool:
+    """Cheap check before quoting free-text evidence: some chunk of the account shares two of the question's own
+    words (lexical search only; no sentence is embedded for questions the fields answer)."""
+    found = kb.index.lexical.search(" ".join(sorted(q.leftover)), {aid}, 3)
+    if not found:
+        return False
+    texts = kb.index.lexical.get([cid for cid, _ in found])
+    return any(len(q.leftover & set(query_tokens(row["text"]))) >= 2 for row in texts.values())
 
 
 def _unique_quotes(parts: list[Part]) -> list[Part]:

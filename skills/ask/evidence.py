@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,7 @@ _NOT_NAME = frozenset(
     "chief executive officer president vice senior director chairman board company financial operating "
     "technology officers executive general manager treasurer secretary counsel controller human resources the "
     "of and our in on for since from as group corporate inc corp north south east west new united states".split())
+_PLACE = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?,\s+(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?|[A-Z]{2})\b")
 _COMPANY_LIST = re.compile(r"(?:[A-Z][\w&.\-]+(?:\s+[A-Z][\w&.\-]+)*\s*,\s*){2,}|such as [A-Z]|including [A-Z]")
 
 
@@ -175,7 +177,9 @@ def _type_bonus(q: Query, text: str) -> float:
         bonus += 0.1
     elif kind == "companies":
         names = _proper_names(text)
-        bonus += min(names, 6) * 0.05 - (0.1 if names < 2 else 0.0)
+        bonus += min(names, 8) * 0.05 - (0.1 if names < 2 else 0.0)
+    elif kind == "place" and _PLACE.search(text):
+        bonus += 0.2
     if q.titles:
         found = vocabulary().title_canon(text)
         wanted = q.titles - vocabulary().title_ranks or q.titles
@@ -197,8 +201,9 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if kinds:
         hits = [h for h in hits if h.kind in kinds]
     names = {w for h in hits[:1] for w in _roots(h.account)}  # the account's own name is in every sentence's context
-    asked = _roots(q.text) - names
-    expanded = _roots(q.search_text) - asked - names
+    terms = _roots(" ".join(m for m in q.concept_words))  # "competitors" asked is the concept, like "compete"
+    asked = _roots(q.text) - names - terms
+    expanded = (_roots(q.search_text) | terms) - asked - names
     candidates = _candidates(hits)
     roots = [_roots(text) for text, _ in candidates]
     if len(candidates) > MAX_CANDIDATES:  # keep the lines sharing most words with the question, in hit order
@@ -208,7 +213,7 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if not candidates:
         return [], hits
     embedder = kb.index.embedder
-    vectors = embedder.embed([text[:EMBED_CHARS] for text, _ in candidates])
+    vectors = _sentence_vectors(embedder, [text[:EMBED_CHARS] for text, _ in candidates])
     sims = vectors @ embedder.embed([q.search_text])[0]
     extra = q.search_text[len(q.text):].strip()
     if extra:  # the concept's English words alone: what a Chinese question about an English filing means
@@ -218,8 +223,8 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     for (text, hit), sim, toks in zip(candidates, sims, roots, strict=True):
         cjk = bool(_CJK.search(text))
         own = {w for w in asked if bool(_CJK.search(w)) == cjk}  # words of the sentence's script can match
-        # the concept's words say the topic is there (once, however many variants a sentence repeats)
-        overlap = min(1.0, (len(own & toks) + 0.75 * min(1, len(expanded & toks))) / max(2, len(own)))
+        # the concept's words say the topic is there (at most twice, however many variants a sentence repeats)
+        overlap = min(1.0, (len(own & toks) + 0.5 * min(2, len(expanded & toks))) / max(2, len(own)))
         score = 0.6 * float(sim) + 0.5 * overlap + _type_bonus(q, text) - 0.01 * ranks[hit.chunk_id]
         scored.append(Evidence(_trim(text, asked | expanded), hit, score))
     scored.sort(key=lambda e: e.score, reverse=True)
@@ -231,6 +236,27 @@ def find(kb: KnowledgeBase, q: Query, accounts: set[str] | None, dimensions: lis
     if second and second.score >= best.score - SECOND_WITHIN and second.score >= min_score:
         chosen.append(second)
     return chosen, hits
+
+
+_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # (model, sentence) -> vector
+_vectors_lock = threading.Lock()
+KEPT_SENTENCE_VECTORS = 20_000  # ~40 MB at 512 dimensions: an account's sentences are scored again and again
+
+
+def _sentence_vectors(embedder, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+    """Sentence embeddings, computing only those not seen recently."""
+    model = getattr(embedder, "model_id", "")
+    with _vectors_lock:
+        known = {t: _vectors[(model, t)] for t in texts if (model, t) in _vectors}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        fresh = embedder.embed(missing)
+        with _vectors_lock:
+            for t, v in zip(missing, fresh, strict=True):
+                known[t] = _vectors[(model, t)] = v
+            while len(_vectors) > KEPT_SENTENCE_VECTORS:
+                _vectors.popitem(last=False)
+    return np.stack([known[t] for t in texts])
 
 
 def _trim(text: str, wanted: set[str] = frozenset()) -> str:

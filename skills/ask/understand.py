@@ -52,6 +52,7 @@ class Query:
     titles: set[str] = field(default_factory=set)  # canonical job-title words asked for ("procurement", "head")
     answer_type: str | None = None  # person | number | percent | companies | date | text
     search_text: str = ""  # the question plus English search words of its concepts (finds English documents)
+    concept_words: list[str] = field(default_factory=list)  # the question's words that named its concepts
     offtopic: bool = False
     neighbour: Neighbour | None = None
     vector: np.ndarray | None = None  # the masked question's embedding
@@ -82,6 +83,7 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
     concept_matches = [m for m in matches if not m.label.startswith("tier=")]
     tiers = [m for m in matches if m.label.startswith("tier=")]
     query.concepts = list(dict.fromkeys(m.label for m in concept_matches))
+    query.concept_words = [masked[m.start:m.end] for m in concept_matches]
     rest = masked
     others = find_terms(masked, vocab.title_terms + vocab.filter_terms + vocab.portfolio_terms, tokens)
     for m in sorted(matches + others, key=lambda m: m.start, reverse=True):
@@ -90,8 +92,10 @@ def understand(question: str, g: Grounding, today: dt.date, embedder) -> Query: 
     query.leftover = {w for w in query_tokens(rest) if w not in FUNCTION_WORDS and w not in ("x", "p", "s", "r")
                       and not w.isdigit() and len(w) > 1 and not _FUNCTION_CJK.search(w)}
 
-    # the nearest labelled example, by meaning (both languages; names masked as the examples write them)
-    query.vector = embedder.embed([masked])[0]
+    # the nearest labelled example, by meaning (both languages; names masked as the examples write them); the
+    # question as searched is embedded in the same forward pass, for the retrieval that follows
+    searched = " ".join([question, *filter(None, (vocab.search_terms(c) for c in query.concepts))])
+    query.vector = embedder.embed([masked, searched])[0]
     neighbours = examples_for(embedder).nearest(query.vector, k=3)
     top = neighbours[0] if neighbours else None
     query.neighbour = top

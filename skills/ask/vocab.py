@@ -77,6 +77,7 @@ def find_terms(text: str, terms: list[Term], tokens: list[tuple[str, int, int]] 
     """Every occurrence of every term in normalised `text`, longest first and never overlapping."""
     tokens = words(text) if tokens is None else tokens
     stems = [w for w, _, _ in tokens]
+    present = set(stems)
     found: list[Match] = []
     for term in terms:
         if not term.tokens:
@@ -86,6 +87,8 @@ def find_terms(text: str, terms: list[Term], tokens: list[tuple[str, int, int]] 
             while start >= 0:
                 found.append(Match(term.label, start, start + len(term.text), term.text))
                 start = text.find(term.text, start + 1)
+            continue
+        if term.tokens[0] not in present:  # most terms are ruled out by their first word
             continue
         n = len(term.tokens)
         for i in range(len(stems) - n + 1):

@@ -99,6 +99,7 @@ def portfolio_from_rows(conn: Connection, rows: list[tuple], today: dt.date | No
     nf = len(FACTORS)
     ids = [r[0] for r in rows]
     raw = np.array([r[1:nf + 1] for r in rows], dtype=np.float64).reshape(len(rows), nf)  # None -> nan
+    raw[~np.isfinite(raw)] = np.nan  # an infinite value stored before it was refused is unknown, not the maximum
     derived = np.zeros(len(ids), dtype=bool)
     if history:
         missing = np.isnan(raw[:, GROWTH])

@@ -1,0 +1,62 @@
+"""The sync rules of `kam ingest DIR` (docs/profile-format.md, "Sync rules"): the directory is the source of truth.
+
+* people.yaml decides who may see what: a person it no longer lists is removed (with their role, hence their
+  access); people from other sources (the CRM import) are left alone.
+* A profile file that is gone from the directory takes its account with it (the account, its contacts, dates,
+  interactions, notes and documents; the tier history stays). A file that is still there but invalid keeps its
+  stored version, and an account another file took over is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from knowledge.db import AccountRow, PersonRow, SourceFileRow
+from knowledge.loader import ProfileError
+from knowledge.profile import Person
+from knowledge.store import Store
+
+PEOPLE_FILES = ("people.yaml", "people.yml")
+
+
+def sync_people(store: Store, people: list[Person], source: Path) -> list[str]:
+    """Store people.yaml as the list of people, in one transaction; returns the emails removed."""
+    wanted = {p.email for p in people}
+    try:
+        with store.session() as s:
+            rows = s.execute(select(PersonRow.email, PersonRow.source)).all()
+            removed = sorted(e for e, src in rows
+                             if e not in wanted and src and Path(src).name.lower() in PEOPLE_FILES)
+            if removed:
+                s.execute(delete(PersonRow).where(PersonRow.email.in_(removed)))
+            # Slack ids may move between people (a swap, a corrected typo): clear the ones being rewritten first
+            s.execute(update(PersonRow).where(PersonRow.email.in_(wanted)).values(slack_id=None))
+            s.flush()
+            for p in people:
+                s.merge(PersonRow(email=p.email, name=p.name, slack_id=p.slack_id, role=p.role,
+                                  manager=p.manager, timezone=p.timezone, source=str(source)))
+    except IntegrityError as exc:  # a slack_id held by a person from another source (e.g. the CRM import)
+        raise ProfileError(source, "a slack_id is already used by a person from another source "
+                                   f"({str(exc.orig).splitlines()[0]}); give each person their own") from None
+    return removed
+
+
+def remove_vanished(store: Store, directory: Path, present: set[str]) -> list[str]:
+    """Remove the accounts whose profile file was in `directory` and is gone; returns their names."""
+    directory = directory.resolve()
+    with store.session() as s:
+        sources = s.execute(select(SourceFileRow.path, SourceFileRow.account_id)).all()
+    removed = []
+    for path, account_id in sources:
+        if Path(path).parent != directory or path in present:
+            continue
+        with store.session() as s:  # one transaction per account
+            account = s.get(AccountRow, account_id)
+            if account is not None and account.source == path:  # not taken over by another file meanwhile
+                removed.append(account.name)
+                s.execute(delete(AccountRow).where(AccountRow.id == account_id))  # children: ON DELETE CASCADE
+            s.execute(delete(SourceFileRow).where(SourceFileRow.path == path))
+    return removed
