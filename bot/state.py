@@ -143,8 +143,8 @@ class BotState:
         table = SeenEventRow.__table__
         insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert  # type: ignore[union-attr]
         added = s.execute(insert(table).values(key=key, at=now, boot=self.boot, done=False)
-                          .on_conflict_do_nothing(index_elements=["key"]))
-        if added.rowcount:
+                          .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
+        if added.first() is not None:  # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT
             return True
         expired = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.at < now - self.ttl)
                             .values(at=now, boot=self.boot, done=False))
