@@ -95,9 +95,9 @@ def _tables(store: Store) -> _Tables:
     with store.session() as s:
         fp = tuple(s.execute(select(func.count(AccountRow.id), func.coalesce(func.sum(AccountRow.revision), 0),
                                     func.max(AccountRow.id))).one())
-    key = store.settings.db_url
+    cache_key = store.settings.db_url
     with _lock:
-        cached = _cache.get(key)
+        cached = _cache.get(cache_key)
         if cached is not None and cached.fingerprint == fp:
             return cached
     contacts: dict[str, list[ContactRef]] = {}
@@ -131,7 +131,7 @@ def _tables(store: Store) -> _Tables:
                     places[kind].setdefault(w, set()).add(aid)
     tables = _Tables(fp, contacts, parts, items, places)
     with _lock:
-        _cache[key] = tables
+        _cache[cache_key] = tables
     return tables
 
 
