@@ -46,7 +46,6 @@ _NOT_NAME = frozenset(
     "technology officers executive general manager treasurer secretary counsel controller human resources the "
     "of and our in on for since from as group corporate inc corp north south east west new united states".split())
 _PLACE = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?,\s+(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?|[A-Z]{2})\b")
-_COMPANY_LIST = re.compile(r"(?:[A-Z][\w&.\-]+(?:\s+[A-Z][\w&.\-]+)*\s*,\s*){2,}|such as [A-Z]|including [A-Z]")
 
 
 @dataclass

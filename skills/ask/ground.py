@@ -12,11 +12,19 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from knowledge.db import AccountRow, ContactRow, DimensionRow
 from knowledge.store import Store
-from skills.ask.resolve import _LATIN_SUFFIXES, QUESTION_WORDS, Resolution, name_table, rare_word, resolve
+from skills.ask.resolve import (
+    _LATIN_SUFFIXES,
+    QUESTION_WORDS,
+    Resolution,
+    fingerprint,
+    name_table,
+    rare_word,
+    resolve,
+)
 from skills.ask.vocab import find_terms, is_cjk, normalise, vocabulary
 
 ITEM_DIMS = ("suppliers", "competitors", "downstream")
@@ -92,12 +100,10 @@ def _item_keys(name: str) -> list[str]:
 
 
 def _tables(store: Store) -> _Tables:
-    with store.session() as s:
-        fp = tuple(s.execute(select(func.count(AccountRow.id), func.coalesce(func.sum(AccountRow.revision), 0),
-                                    func.max(AccountRow.id))).one())
-    key = store.settings.db_url
+    fp = fingerprint(store)
+    cache_key = store.settings.db_url
     with _lock:
-        cached = _cache.get(key)
+        cached = _cache.get(cache_key)
         if cached is not None and cached.fingerprint == fp:
             return cached
     contacts: dict[str, list[ContactRef]] = {}
@@ -131,7 +137,7 @@ def _tables(store: Store) -> _Tables:
                     places[kind].setdefault(w, set()).add(aid)
     tables = _Tables(fp, contacts, parts, items, places)
     with _lock:
-        _cache[key] = tables
+        _cache[cache_key] = tables
     return tables
 
 

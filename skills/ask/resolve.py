@@ -131,11 +131,16 @@ def rare_word(word: str, threshold: float = RARE_ZIPF) -> bool:
     return zipf_frequency(word, "en") < threshold
 
 
+def fingerprint(store: Store) -> tuple:
+    """Moves whenever an account is added, removed or changed: what cached name tables are checked against."""
+    with store.session() as s:
+        return tuple(s.execute(select(func.count(AccountRow.id), func.coalesce(func.sum(AccountRow.revision), 0),
+                                      func.max(AccountRow.id))).one())
+
+
 def name_table(store: Store) -> NameTable:
     """Every account's name, aliases and cores; rebuilt only when accounts change (count or revisions move)."""
-    with store.session() as s:
-        fp = tuple(s.execute(select(func.count(AccountRow.id), func.coalesce(func.sum(AccountRow.revision), 0),
-                                    func.max(AccountRow.id))).one())
+    fp = fingerprint(store)
     cache_key = store.settings.db_url
     with _cache_lock:
         table = _cache.get(cache_key)
@@ -176,7 +181,6 @@ class Resolution:
     visible: list[str] = field(default_factory=list)  # account ids the asker may see, in order of mention
     hidden: list[str] = field(default_factory=list)  # named accounts the asker may not see
     spans: list[tuple[int, int]] = field(default_factory=list)  # where names were found in the question
-    unmatched: str | None = None  # a name-like phrase ("at Foobar") that matched no account
 
     @property
     def all(self) -> list[str]:
@@ -189,12 +193,6 @@ def _is_word_char(ch: str) -> bool:
 
 def _free(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return all(end <= a or start >= b for a, b in spans)
-
-
-_NAME_PHRASE = re.compile(
-    r"(?:\b(?:at|for|with|about|of|from)\s+)([A-Z][\w&.\-]*(?:\s+[A-Z][\w&.\-]*){0,3})"
-    r"|([A-Z][\w&.\-]*(?:\s+[A-Z][\w&.\-]*){0,3})'s\b"
-    r"|([\u3400-\u9fff]{2,8}?)(?:的|公司)")
 
 
 def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolution:
@@ -235,13 +233,6 @@ def resolve(question: str, table: NameTable, visible: set[str] | None) -> Resolu
             _fuzzy(q, table, visible, mine)
             if mine.visible and any(a < d and c < b for a, b in mine.spans for c, d in spans):
                 res = Resolution(spans=mine.spans, visible=mine.visible)
-    if not res.all:
-        for m in _NAME_PHRASE.finditer(question):
-            phrase = next(g for g in m.groups() if g)
-            if phrase.casefold() not in QUESTION_WORDS and not phrase.startswith(("I ", "My ")) \
-                    and not PRONOUNS.search(phrase):
-                res.unmatched = phrase.strip(" .")
-                break
     return res
 
 
