@@ -22,7 +22,7 @@ from bot.notifier import Notifier
 from bot.runtime import BotContext
 from bot.slack_client import PeopleResolver, make_client, shared_pacer
 from bot.slack_notifier import SlackNotifier
-from bot.state import BotState
+from bot.state import DEFAULT_HEARTBEAT_SECONDS, BotState
 from knowledge.kb import KnowledgeBase
 from knowledge.settings import Settings
 from skills.notes import NoteClassifier
@@ -71,6 +71,7 @@ class Workers:
     def __init__(self, listeners: int, answers: int):
         self.listeners = CountingExecutor(listeners, "kam-listener")
         self.answers = CountingExecutor(answers, "kam-answer", nice=10)
+        self.on_shutdown: list[Callable[[], None]] = []  # run once the pools stop (the state's heartbeat)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once nothing is queued or running in either pool (listeners may hand work to `answers`)."""
@@ -85,6 +86,12 @@ class Workers:
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         self.listeners.shutdown(wait=wait, cancel_futures=cancel_futures)
         self.answers.shutdown(wait=wait, cancel_futures=cancel_futures)
+        for stop in self.on_shutdown:
+            try:
+                stop()
+            except Exception:  # a database already gone: nothing left to tidy
+                log.warning("shutdown step failed", exc_info=True)
+        self.on_shutdown.clear()
 
 
 # Features written elsewhere that add their own listeners with `register(app, kb)`; absent modules are skipped.
@@ -112,7 +119,8 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     )
     ctx = BotContext(
         kb=kb, settings=settings, client=client,
-        state=BotState(kb.store, settings.kam_slack_dedup_hours, settings.kam_db_busy_seconds),
+        state=BotState(kb.store, settings.kam_slack_dedup_hours, settings.kam_db_busy_seconds,
+                       heartbeat_seconds=DEFAULT_HEARTBEAT_SECONDS),
         people=PeopleResolver(kb.store, client), pacer=pacer,
         classifier=NoteClassifier(kb.index.embedder),
         today=today or (lambda: None),
@@ -121,6 +129,7 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     app.kam_context = ctx  # type: ignore[attr-defined]  # handy for tests and feature modules
     app.kam_notifier = notifier or SlackNotifier(settings, kb.store, client=client, pacer=pacer)  # type: ignore[attr-defined]
     app.kam_executor = workers  # type: ignore[attr-defined]
+    workers.on_shutdown.append(ctx.state.close)
     handlers_messages.register(app, ctx)
     handlers_commands.register(app, ctx)
     handlers_home.register(app, ctx)

@@ -7,6 +7,7 @@ The tables live on the shared `Base` (knowledge/db.py lists this module in TABLE
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 import uuid
@@ -23,6 +24,9 @@ from knowledge.db import Base, retry_busy, utcnow
 from knowledge.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger("kam.bot")
+DEFAULT_HEARTBEAT_SECONDS = 5.0
+STALE_BEATS = 6  # missed beats before a process counts as dead: generous, a loaded host delays its beats
 
 
 class SeenEventRow(Base):
@@ -33,6 +37,14 @@ class SeenEventRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     boot: Mapped[str] = mapped_column(String(32))  # the process that claimed it
     done: Mapped[bool] = mapped_column(Boolean, default=False)  # its work finished (the answer was posted)
+
+
+class BotWorkerRow(Base):
+    """A live app process (its boot id), seen at its last heartbeat: its unfinished claims are not taken over."""
+
+    __tablename__ = "slack_workers"
+    boot: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class BotThreadRow(Base):
@@ -99,13 +111,51 @@ class PendingNote:
 class BotState:
     """The Slack app's persistent memory, on the knowledge base's relational store."""
 
-    def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0):
+    def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0,
+                 heartbeat_seconds: float | None = None):
+        """`heartbeat_seconds`: announce this process as alive every so often (the app does; a state without a
+        heartbeat counts as dead to the others, so its unfinished claims may be taken over)."""
         self.store, self.busy_seconds = store, busy_seconds
         self.ttl = dt.timedelta(hours=dedup_hours)
         self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
+        self.heartbeat_seconds = heartbeat_seconds
+        self._stop = threading.Event()
+        if heartbeat_seconds:
+            self.beat()
+            threading.Thread(target=self._heartbeat, name="kam-bot-heartbeat", daemon=True).start()
         self._claims = 0
         self._recent: dict[str, float] = {}  # key -> monotonic time first seen by this process
         self._recent_lock = threading.Lock()
+
+    # ------------------------------------------------------------ liveness
+    def beat(self) -> None:
+        def upsert(s: Session) -> None:
+            row = s.get(BotWorkerRow, self.boot)
+            if row is None:
+                s.add(BotWorkerRow(boot=self.boot, seen_at=utcnow()))
+            else:
+                row.seen_at = utcnow()
+            # forget processes silent for a day
+            s.execute(delete(BotWorkerRow).where(BotWorkerRow.seen_at < utcnow() - dt.timedelta(days=1)))
+
+        self._write(upsert)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                self.beat()
+            except Exception:  # a database hiccup: the next beat tries again; staying silent only risks a takeover
+                log.warning("bot heartbeat not written", exc_info=True)
+
+    def close(self) -> None:
+        """A clean stop: this process's unfinished claims may be taken over at once."""
+        self._stop.set()
+        self._write(lambda s: s.execute(delete(BotWorkerRow).where(BotWorkerRow.boot == self.boot)))
+
+    def _stale_before(self) -> dt.datetime:
+        # a process whose heartbeat is older than a few beats is taken for dead (kill -9, a lost host)
+        beats = self.heartbeat_seconds or DEFAULT_HEARTBEAT_SECONDS
+        return utcnow() - dt.timedelta(seconds=STALE_BEATS * beats)
 
     # ------------------------------------------------------------ delivery dedup, in memory (the ack path)
     def first_delivery(self, key: str) -> bool:
@@ -127,8 +177,9 @@ class BotState:
     def claim(self, key: str) -> bool:
         """True if this process should handle `key` now; False for a duplicate.
 
-        A key is handled once within the TTL. The one exception: a claim left unfinished by an earlier process
-        (it died between acknowledging and answering) is taken over, so a retry after a crash is still answered.
+        A key is handled once within the TTL. The one exception: a claim left unfinished by a process that is dead
+        (no heartbeat for STALE_BEATS beats: it died between acknowledging and answering) is taken over, so a retry
+        after a crash is still answered; a live process's claim never is (two workers behind one front).
         Every statement writes (no read first), so SQLite's busy handler applies; a busy database is retried.
         """
         claimed = self._write(lambda s: self._claim(s, key))
@@ -150,8 +201,10 @@ class BotState:
                             .values(at=now, boot=self.boot, done=False))
         if expired.rowcount:  # a genuinely new delivery
             return True
+        owner_alive = select(BotWorkerRow.boot).where(BotWorkerRow.boot == SeenEventRow.boot,
+                                                      BotWorkerRow.seen_at >= self._stale_before()).exists()
         taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.done.is_(False),
-                                                     SeenEventRow.boot != self.boot)
+                                                     SeenEventRow.boot != self.boot, ~owner_alive)
                           .values(boot=self.boot, at=now))
         return bool(taken.rowcount)
 
