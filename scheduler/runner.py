@@ -28,6 +28,7 @@ from scheduler.clock import Clock
 from scheduler.jobs import Jobs, build_scheduler
 
 log = logging.getLogger(__name__)
+LOST_BACKOFF_POLLS = 10  # polls a leader that lost its lock waits before trying again
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 1.0
 # Client and server side: a leader whose network went silent loses its session (and the lock) within seconds,
@@ -188,7 +189,9 @@ class SchedulerHandle:
                     self.scheduler.shutdown(wait=True)  # a job mid-send fails its next send (LeasedNotifier)
                 self.lock.release()
             if not self._stop.is_set():
+                # a cut session often means this host is in trouble: give a standby the first chance to lead
                 log.warning("scheduler lock lost; waiting to take it again")
+                self._stop.wait(LOST_BACKOFF_POLLS * self.poll)
 
     def _lead(self) -> None:
         self.scheduler = build_scheduler(self.jobs)
