@@ -65,6 +65,10 @@ class AccountSummary:
     aliases: list[str] = field(default_factory=list)
 
 
+class _CreatedMeanwhile(Exception):
+    """The account a new profile would create was committed by a concurrent importer: save again as an update."""
+
+
 class Store:
     """All reads and writes of accounts and people. One instance per process; sessions are short."""
 
@@ -112,7 +116,8 @@ class Store:
             candidate, n = f"{base}-{n}", n + 1
         return candidate
 
-    def _check_names(self, s: Session, profile: AccountProfile, account_id: str | None, source: str) -> None:
+    def _check_names(self, s: Session, profile: AccountProfile, account_id: str | None, source: str,
+                     is_new: bool = False) -> None:
         keys = [name_key(profile.account)] + [name_key(a) for a in profile.aliases]
         for key, label in zip(keys, [profile.account, *profile.aliases], strict=True):
             other = s.scalars(select(AccountRow).where(AccountRow.name_key == key)).first()
@@ -120,6 +125,8 @@ class Store:
                 alias = s.get(AliasRow, key)
                 other = s.get(AccountRow, alias.account_id) if alias else None
             if other is not None and other.id != account_id:
+                if is_new and (other.source == source or other.name_key == keys[0]):
+                    raise _CreatedMeanwhile  # another importer of this file/account committed it just now
                 raise ProfileError(source, f"duplicate account name {label!r}: already used by account "
                                            f"{other.name!r} from {other.source}", field="account")
 
@@ -144,12 +151,9 @@ class Store:
         return {r.path: (r.sha256, r.account_id, list(r.labels or [])) for r in rows}
 
     def remember_source(self, path: str, sha256: str, account_id: str, labels: list[str]) -> None:
-        with self.session() as s:
-            row = s.get(SourceFileRow, path)
-            if row is None:
-                s.add(SourceFileRow(path=path, sha256=sha256, account_id=account_id, labels=labels))
-            else:
-                row.sha256, row.account_id, row.labels = sha256, account_id, labels
+        with self.session() as s:  # an upsert: two importers of one directory both get here
+            upsert(s, SourceFileRow, [{"path": path, "sha256": sha256, "account_id": account_id,
+                                       "labels": labels}], ["path"])
 
     def save_profile(
         self, profile: AccountProfile, source: str, *, keep_other_sources: bool = True
@@ -162,14 +166,15 @@ class Store:
         """
         try:
             return self._save_profile(profile, source, keep_other_sources)
-        except IntegrityError:
+        except (IntegrityError, _CreatedMeanwhile):
             log.warning("account %r was created by another writer at the same time; saving over it", profile.account)
         try:
             return self._save_profile(profile, source, keep_other_sources)
-        except IntegrityError as exc:
+        except (IntegrityError, _CreatedMeanwhile) as exc:
             raise ProfileError(source, f"account {profile.account!r} is being written by another process at the same "
                                        "time (two imports of the same account); run this import again when the "
-                                       f"other one is done ({type(exc.orig).__name__})", field="account") from None
+                                       f"other one is done ({type(getattr(exc, 'orig', exc)).__name__})",
+                               field="account") from None
 
     def _save_profile(self, profile: AccountProfile, source: str, keep_other_sources: bool) -> tuple[str, bool]:
         digest = profile_hash(profile)
@@ -179,8 +184,8 @@ class Store:
                 row.source = source  # same content from a moved file: remember where it lives now
                 return row.id, False
             account_id = row.id if row else self.account_id_for(s, profile.account)
-            self._check_names(s, profile, account_id, source)
             is_new = row is None
+            self._check_names(s, profile, account_id, source, is_new)
             if row is None:
                 row = AccountRow(id=account_id, revision=1, indexed_revision=0)
                 s.add(row)
