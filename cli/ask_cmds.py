@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from cli.context import console, ctx, fail, print_json
+from cli.terminal import to_terminal
 from knowledge.kb import KnowledgeBase
 from skills.ask.models import Answer
 
@@ -29,7 +30,7 @@ def answer_json(answer: Answer) -> dict:
 
 def print_answer(answer: Answer) -> None:
     """Console rendering: the answer, then its sources, dimmed."""
-    console.print(answer.answer, highlight=False, markup=False)
+    console.print(to_terminal(answer.answer), highlight=False)
     if answer.sources:
         console.print("[dim]sources:[/]")
         for s in answer.sources:

@@ -124,7 +124,20 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
     print_report(report)
     if ctx().store.person(user) is None:
         fail(f"{user} is not in {data}/people.yaml")
+    review_tiers()
     repl(user)
+
+
+def review_tiers() -> None:
+    """A tier review right after loading, so that "my key accounts", `tiers` and the cadence nudges (which follow
+    the tiers) work at once, as they would on a deployment whose scheduler has run its first review."""
+    from cli.tiers_cmds import _config
+    from skills.tiering.history import review
+
+    result = review(ctx().store, _config(), by="kam demo")
+    console.print(f"tiers: {result.accounts} accounts reviewed (" + ", ".join(f"{n} {t}" for t, n in
+                                                                              result.tiers.items()) + ")",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -92,3 +92,19 @@ def test_demo_console_covers_ask_tiers_nudges_and_digest(tmp_path):
     assert "4 key, 4 strategic, 4 maintenance, 4 opportunity" in out
     assert "nudges for 2026-11-23" in out and "stale" in out
     assert "Digest for Mia Tanaka" in out and "ESCALATED" in out
+
+
+def test_demo_reviews_tiers_and_renders_answers_for_a_terminal(tmp_path):
+    """A fresh demo has tiers at once (so "my key accounts", `tiers` and cadence nudges work), and its answers show
+    no raw Markdown."""
+    lines = ["my key accounts", "tiers", "nudges 2026-12-19", "who is the decision maker at hanshan?",
+             "寒山包装的决策人是谁?", "quit"]
+    result = kam(tmp_path / "kam", "demo", input_text="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "tiers: 16 accounts reviewed" in out
+    assert "not been computed" not in out and "no review yet" not in out and "(importance ?" not in out
+    key_answer = out.split("kam> ")[1]
+    assert "Hanshan Packaging Co." in key_answer
+    assert "overdue_contact" in out and "(key: every 30 days)" in out  # the cadence follows the tier
+    assert "Li Wei" in out and "**" not in out
