@@ -56,22 +56,33 @@ def _accounts(state: dict, arg: str) -> None:
 @command("show", "show ACCOUNT [DIMENSION]: a profile")
 def _show(state: dict, arg: str) -> None:
     from cli.knowledge_cmds import show
+    from skills.ask.vocab import vocabulary
 
     parts = shlex.split(arg)
     if not parts:
         console.print("show which account?")
         return
-    dims = {"background", "finance", "organisation", "competitors", "suppliers", "downstream"}
-    dim = parts[-1] if len(parts) > 1 and parts[-1] in dims else None
+    dim = vocabulary().dimension(parts[-1]) if len(parts) > 1 else None
     name = " ".join(parts[:-1] if dim else parts)
+    account_id = visible_account(state, name)
+    if account_id is not None:
+        show(account_id, dimension=dim, as_json=False)
+
+
+def visible_account(state: dict, name: str) -> str | None:
+    """An account the console's person may see, found as Ask finds one; says why not when there is none."""
+    from skills.ask.resolve import find_account
+
     store = ctx().store
     person = store.person(state["user"])
-    account_id = store.find_account(name)
     scope = store.visible_account_ids(person) if person else set()
-    if account_id is None or (scope is not None and account_id not in scope):
+    found = find_account(store, name, scope)
+    if found.candidates:
+        names = [store.summaries([a])[0].name for a in found.candidates]
+        console.print(f"{name!r} could be " + " or ".join(names) + "; give more of the name", highlight=False)
+    elif found.account_id is None:
         console.print("that account is not in your portfolio (or does not exist)")
-        return
-    show(account_id, dimension=dim, as_json=False)
+    return found.account_id
 
 
 def answer(state: dict, text: str) -> None:

@@ -119,16 +119,34 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
 
 
 def _resolve(name: str) -> str:
-    account_id = ctx().store.find_account(name)
-    if account_id is None:
-        from rapidfuzz import process
+    """An account as Ask finds one (skills/ask/resolve.py): id, name, alias, short name, Chinese name, typo."""
+    from skills.ask.resolve import find_account, name_table
 
-        names = {s.id: [s.name, *s.aliases] for s in ctx().store.summaries()}
-        choices = {label: aid for aid, labels in names.items() for label in labels}
-        best = process.extractOne(name, list(choices), score_cutoff=70)
-        hint = f" (did you mean {best[0]!r}?)" if best else ""
-        fail(f"no account named {name!r}{hint}")
-    return account_id
+    found = find_account(ctx().store, name)
+    if found.account_id is not None:
+        return found.account_id
+    names = name_table(ctx().store).names
+    if found.candidates:
+        fail(f"{name!r} could be " + " or ".join(repr(names.get(a, a)) for a in found.candidates)
+             + "; give more of the name")
+    from rapidfuzz import process
+
+    best = process.extractOne(name, list(names.values()), score_cutoff=60)
+    hint = f" (did you mean {best[0]!r}?)" if best else ""
+    fail(f"no account named {name!r}{hint}")
+
+
+def dimension_named(text: str | None) -> str | None:
+    """A dimension by any of its names in Ask's vocabulary (English or Chinese); fails with the choices."""
+    if text is None:
+        return None
+    from skills.ask.vocab import vocabulary
+
+    dim = vocabulary().dimension(text)
+    if dim is None:
+        choices = "; ".join(f"{d} ({', '.join(words)})" for d, words in vocabulary().dimension_names().items())
+        fail(f"unknown dimension {text!r}; use one of: {choices}")
+    return dim
 
 
 def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts in this tier"),
@@ -168,12 +186,13 @@ def _current_tiers() -> dict[str, str]:
     return current_tiers(ctx().store)
 
 
-def show(account: str = typer.Argument(..., help="account name, alias or id"),
-         dimension: str | None = typer.Option(None, "--dimension", "-d", help=f"one of {', '.join(DIMENSIONS)}"),
+def show(account: str = typer.Argument(..., help="account name, alias, short or Chinese name, or id (typos are "
+                                                   "forgiven, as in questions)"),
+         dimension: str | None = typer.Option(None, "--dimension", "-d", help=f"one of {', '.join(DIMENSIONS)} "
+                                              "(or another name for it, English or Chinese: vendors, 供应商, ...)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Show an account's profile (or one dimension of it)."""
-    if dimension and dimension not in DIMENSIONS:
-        fail(f"unknown dimension {dimension!r}; use one of {', '.join(DIMENSIONS)}")
+    dimension = dimension_named(dimension)
     store, settings = ctx().store, ctx().settings
     account_id = _resolve(account)
     profile = store.load_profile(account_id)

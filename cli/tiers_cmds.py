@@ -196,9 +196,8 @@ def _demo_tiers(state: dict, arg: str) -> None:
         return
     head, rest = parts[0], parts[1:]
     if head == "explain" and rest:
-        account_id = store.find_account(" ".join(rest))
-        if account_id is None or (scope is not None and account_id not in scope):
-            console.print("that account is not in your portfolio (or does not exist)")
+        account_id = demo_cmd.visible_account(state, " ".join(rest))
+        if account_id is None:
             return
         print_explanation(explain(store, _config(), account_id))
     elif head == "review":
@@ -214,7 +213,9 @@ def _demo_tiers(state: dict, arg: str) -> None:
             post_tier_changes(ConsoleNotifier(), KnowledgeBase(ctx().settings, store, None),  # type: ignore[arg-type]
                               result.changes)
     elif head == "override" and len(rest) >= 3:
-        account_id = store.find_account(rest[0])
+        from skills.ask.resolve import find_account
+
+        account_id = find_account(store, rest[0]).account_id
         if account_id is None:
             console.print(f"no account named {rest[0]!r} (quote names with spaces)")
             return

@@ -48,8 +48,10 @@ def test_ingest_list_show_search(tmp_path):
     assert hits and all(h["account"] in alice_accounts or h["owner"] != "alice@example.com" for h in hits)
     assert {"id", "account", "dimension", "score", "vector_rank", "lexical_rank", "text"} <= set(hits[0])
 
-    missing = kam(home, "show", "Hanshn Packagng")
-    assert missing.returncode == 1 and "did you mean 'Hanshan Packaging Co.'" in missing.stderr
+    typo = json.loads(kam(home, "show", "Hanshn Packagng", "--json").stdout)  # found as Ask finds it
+    assert typo["account"] == "Hanshan Packaging Co."
+    missing = kam(home, "show", "Zanzibar Widgets")
+    assert missing.returncode == 1 and "no account named 'Zanzibar Widgets'" in missing.stderr
 
 
 def test_ingest_reports_bad_files_and_exits_nonzero(tmp_path):

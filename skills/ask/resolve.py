@@ -259,3 +259,26 @@ def _fuzzy(q: str, table: NameTable, visible: set[str] | None, res: Resolution) 
     if best is not None:
         res.visible.append(best[3])
         res.spans.append((best[1], best[2]))
+
+
+@dataclass
+class Lookup:
+    """One account asked for by name (a command's argument, not a question)."""
+
+    account_id: str | None = None  # found and visible
+    hidden: str | None = None  # found, but the asker may not see it
+    candidates: list[str] = field(default_factory=list)  # the name matched several accounts equally
+
+
+def find_account(store: Store, name: str, visible: set[str] | None = None) -> Lookup:
+    """An account by id, name, alias, short name, Chinese name or typo: exactly the way Ask finds the account a
+    question names (`kam show`, `kam tiers explain`, the demo console use this too). `visible=None`: all accounts."""
+    exact = store.find_account(name.strip())
+    if exact is not None:
+        return Lookup(account_id=exact) if visible is None or exact in visible else Lookup(hidden=exact)
+    res = resolve(name, name_table(store), visible)
+    if len(res.visible) == 1:
+        return Lookup(account_id=res.visible[0])
+    if len(res.visible) > 1:
+        return Lookup(candidates=res.visible)
+    return Lookup(hidden=res.hidden[0]) if res.hidden else Lookup()
