@@ -37,6 +37,13 @@ def print_report(report: ImportReport) -> None:
                   + (f", {report.people} people" if report.people else "")
                   + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
+    if report.created:
+        created = ctx().store.summaries(report.created)
+        owners = ", ".join(sorted({s.owner for s in created}))
+        console.print(f"  [yellow]created[/] {len(created)} new account(s), unassigned: no rep owns them (owner "
+                      f"{owners} until one does: a profile YAML of the same name with its `owner:` assigns one, see "
+                      f"docs/profile-format.md): {', '.join(s.name for s in created)}", highlight=False,
+                      soft_wrap=True)
     for _source, reason in report.skipped:
         console.print(f"  [red]skipped[/] {reason}", highlight=False, soft_wrap=True)
     for name in report.removed:

@@ -16,6 +16,7 @@ class ImportReport:
     people: int = 0
     people_removed: list[str] = field(default_factory=list)  # emails no longer in people.yaml (access revoked)
     removed: list[str] = field(default_factory=list)  # accounts whose profile file is gone from the directory
+    created: list[str] = field(default_factory=list)  # accounts created with no rep as owner (import-filing)
     embedded: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0

@@ -282,3 +282,19 @@ def find_account(store: Store, name: str, visible: set[str] | None = None) -> Lo
     if len(res.visible) > 1:
         return Lookup(candidates=res.visible)
     return Lookup(hidden=res.hidden[0]) if res.hidden else Lookup()
+
+
+def name_forms(name: str) -> set[str]:
+    """A name as the resolver knows it: normalised, plus the cores a rep types (legal form and "The" dropped,
+    Chinese place prefix and industry word dropped, a rare word of a longer name, pinyin)."""
+    return {normalise(name), *_cores(name)}
+
+
+def same_company(names: list[str], others: list[str], cutoff: float = 88) -> bool:
+    """Whether two lists of names (a name and its aliases) look like one company: a shared form, or two forms
+    that differ by a typo. "FEDEX CORP" and "FedEx"; not "ESTEE LAUDER COMPANIES INC" and "Hanshan Packaging Co."."""
+    mine = set().union(*(name_forms(n) for n in names))
+    theirs = set().union(*(name_forms(n) for n in others))
+    if mine & theirs:
+        return True
+    return any(fuzz.ratio(a, b) >= cutoff for a in mine for b in theirs if min(len(a), len(b)) >= 4)
