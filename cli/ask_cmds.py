@@ -29,15 +29,22 @@ def answer_json(answer: Answer) -> dict:
 
 
 def print_answer(answer: Answer) -> None:
-    """Console rendering: the answer, then its sources, dimmed."""
+    """Console rendering: the answer (Markdown shown as terminal text), then its sources, dimmed, framed in the
+    answer's language."""
+    from bot.render_answer import dimension_label
+    from skills.ask.phrases import t
+
+    lang = answer.language
     console.print(to_terminal(answer.answer), highlight=False)
     if answer.sources:
-        console.print("[dim]sources:[/]")
+        console.print("[dim]" + escape(t(lang, "sources")) + "[/]", highlight=False)
         for s in answer.sources:
-            console.print("[dim]" + escape(f"  - {s.account} / {s.dimension or '-'} (updated {s.updated or 'n/a'}, "
-                                           f"owner {s.owner}) [{s.id}]") + "[/]", highlight=False)
+            line = t(lang, "source_line", account=s.account, dimension=dimension_label(s.dimension, lang)
+                     if lang != "en" else s.dimension or "-", updated=s.updated or t(lang, "not_dated"),
+                     owner=s.owner)
+            console.print("[dim]" + escape(f"  - {line} [{s.id}]") + "[/]", highlight=False)
     if answer.fallback_reason:
-        console.print("[dim]" + escape(f"LLM unavailable, offline answer: {answer.fallback_reason}") + "[/]",
+        console.print("[dim]" + escape(t(lang, "llm_fallback", reason=answer.fallback_reason)) + "[/]",
                       highlight=False)
 
 
