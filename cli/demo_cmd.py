@@ -132,6 +132,7 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
     report = ingest_dir(ctx().store, data)
     sync = ctx().index.sync(ctx().store)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    report.chunks_kept = sync.kept
     print_report(report)
     if ctx().store.person(user) is None:
         fail(f"{user} is not in {data}/people.yaml")

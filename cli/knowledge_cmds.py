@@ -22,6 +22,7 @@ def _sync_and_report(report: ImportReport, as_json: bool) -> None:
     with progress_bar("indexing") as bar:
         sync = ctx().index.sync(ctx().store, progress=bar)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    report.chunks_kept = sync.kept
     report.not_indexed = sync.failed
     if as_json:
         print_json(report.to_json())
@@ -35,7 +36,7 @@ def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
                   f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
                   + (f", {report.people} people" if report.people else "")
-                  + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
+                  + f"; index: {report.embedded} chunks embedded, {report.chunks_kept} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
     if report.created:
         created = ctx().store.summaries(report.created)

@@ -144,6 +144,11 @@ class LexicalIndex:
                 out.update(c.execute(select(C.id, C.hash).where(C.account_id.in_(part))).tuples().all())
             return out
 
+    def chunk_count(self) -> int:
+        """How many chunks the ledger holds (every account's)."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(C)).scalar_one())
+
     def embedded_hashes(self, model: str, chunk_ids: Iterable[str]) -> dict[str, str]:
         with self.engine.connect() as c:
             out: dict[str, str] = {}

@@ -31,6 +31,9 @@ def test_ingest_list_show_search(tmp_path):
 
     again = json.loads(kam(home, "ingest", str(EXAMPLES), "--json").stdout)
     assert again["embedded"] == 0 and len(again["unchanged"]) == 16
+    assert again["chunks_kept"] == report["embedded"] and again["chunks_unchanged"] == 0  # a field added, none renamed
+    plain = kam(home, "ingest", str(EXAMPLES)).stdout
+    assert f"index: 0 chunks embedded, {report['embedded']} unchanged, 0 removed" in " ".join(plain.split())
 
     accounts = json.loads(kam(home, "accounts", "--json").stdout)
     assert len(accounts) == 16
