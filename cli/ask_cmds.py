@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from cli.context import console, ctx, fail, print_json
 from cli.terminal import to_terminal
-from knowledge.kb import KnowledgeBase
-from skills.ask.models import Answer
+
+if TYPE_CHECKING:
+    from skills.ask.models import Answer
 
 
 def answer_json(answer: Answer) -> dict:
@@ -54,6 +56,7 @@ def ask(question: str = typer.Argument(..., help="the question, as a rep would t
         conversation: str | None = typer.Option(None, "--conversation", help="id that links follow-up questions"),
         today: str | None = typer.Option(None, "--today", help="answer as of this date (YYYY-MM-DD)")) -> None:
     """Answer a question about your accounts, with sources."""
+    from knowledge.kb import KnowledgeBase
     from skills.ask import ask as run_ask
 
     if not question.strip():

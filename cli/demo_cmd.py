@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 
 from cli.context import console, ctx, fail
-from knowledge.importers.profiles import ingest_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "accounts"
 DEFAULT_USER = "alice@example.com"
@@ -125,6 +124,7 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
          user: str = typer.Option(DEFAULT_USER, "--as", help="who you are in the console")) -> None:
     """Load the sample accounts and open an interactive console."""
     from cli.knowledge_cmds import print_report
+    from knowledge.importers.profiles import ingest_dir
 
     if not data.is_dir():
         fail(f"sample data not found at {data}")

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from cli.context import console, ctx, fail, print_json, progress_bar
-from knowledge.chunks import dimension_text
-from knowledge.importers.profiles import ingest_dir
-from knowledge.importers.report import ImportReport
-from knowledge.loader import ProfileError
-from knowledge.profile import DIMENSION_TITLES, DIMENSIONS
-from knowledge.quality import quality
-from knowledge.retrieval import hybrid_search
+from knowledge.dimensions import DIMENSION_TITLES, DIMENSIONS
+
+if TYPE_CHECKING:
+    from knowledge.importers.report import ImportReport
+
+# The commands import what they use when they run: `kam --help` loads none of it (bench/startup.py).
 
 
 def _sync_and_report(report: ImportReport, as_json: bool) -> None:
@@ -91,6 +91,9 @@ def migrate() -> None:
 def ingest(directory: Path = typer.Argument(..., help="directory of profile YAML files (+ people.yaml)"),
            as_json: bool = typer.Option(False, "--json", help="print the import summary as JSON")) -> None:
     """Load account profiles and people.yaml from DIR (see docs/profile-format.md)."""
+    from knowledge.importers.profiles import ingest_dir
+    from knowledge.loader import ProfileError
+
     ctx().lock_for_writing()
     try:
         with progress_bar("profiles") as bar:
@@ -104,6 +107,7 @@ def import_crm(directory: Path = typer.Argument(..., help="directory with accoun
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Import a CRM export (accounts, sales_pipeline, sales_teams, products CSVs)."""
     from knowledge.importers.crm import import_crm as run
+    from knowledge.loader import ProfileError
 
     ctx().lock_for_writing()
     try:
@@ -161,6 +165,8 @@ def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts
              owner: str | None = typer.Option(None, "--owner", help="only accounts owned by this email/Slack id"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """List accounts with owner, completeness and freshness."""
+    from knowledge.quality import quality
+
     store, settings = ctx().store, ctx().settings
     tiers = _current_tiers()
     today = dt.date.today()
@@ -188,7 +194,7 @@ def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts
 
 def _current_tiers() -> dict[str, str]:
     try:
-        from skills.tiering.history import current_tiers  # added by the tiering feature
+        from skills.tiering.current import current_tiers  # added by the tiering feature
     except ImportError:
         return {}
     return current_tiers(ctx().store)
@@ -200,6 +206,9 @@ def show(account: str = typer.Argument(..., help="account name, alias, short or 
                                               "(or another name for it, English or Chinese: vendors, 供应商, ...)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Show an account's profile (or one dimension of it)."""
+    from knowledge.chunks import dimension_text
+    from knowledge.quality import quality
+
     dimension = dimension_named(dimension)
     store, settings = ctx().store, ctx().settings
     account_id = _resolve(account)
@@ -252,6 +261,8 @@ def search(text: str = typer.Argument(..., help="what to look for"),
            dimension: str | None = typer.Option(None, "--dimension", "-d"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Raw hybrid retrieval (vector + lexical) with scores."""
+    from knowledge.retrieval import hybrid_search
+
     store = ctx().store
     scope = None
     if as_email:

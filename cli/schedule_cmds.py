@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from bot.notifier import Notifier
 from cli import demo_cmd
 from cli.context import console, ctx, err_console, fail, notifier, print_json
-from knowledge.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.notifier import Notifier
+    from knowledge.settings import Settings
 
 
 def _day(value: str | None, label: str) -> dt.date:

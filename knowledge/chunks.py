@@ -6,17 +6,22 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from functools import cache
 
 from knowledge.db import DocumentRow
 from knowledge.profile import DIMENSION_TITLES, DIMENSIONS, AccountProfile
 
 DOC_CHUNK_CHARS = 1200
 DOC_CHUNK_OVERLAP = 150
-_splitter = RecursiveCharacterTextSplitter(
-    chunk_size=DOC_CHUNK_CHARS, chunk_overlap=DOC_CHUNK_OVERLAP, separators=["\n\n", "\n", ". ", "。", " ", ""]
-)
+
+
+@cache
+def _splitter():  # noqa: ANN202 - langchain's splitter, loaded only when a document is chunked (not at start-up)
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        chunk_size=DOC_CHUNK_CHARS, chunk_overlap=DOC_CHUNK_OVERLAP, separators=["\n\n", "\n", ". ", "。", " ", ""]
+    )
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ def profile_chunks(account_id: str, profile: AccountProfile, documents: list[Doc
         out.append(chunk(f"note:{key}", "note", n.dimension,
                          f"{names} - note ({n.dimension}, {n.date.isoformat()}): {n.text}", n.date))
     for doc in documents:
-        for j, part in enumerate(_splitter.split_text(doc.text)):
+        for j, part in enumerate(_splitter().split_text(doc.text)):
             out.append(chunk(f"doc:{doc.id}:{j}", "document", doc.dimension,
                              f"{names} - {doc.title}\n{part}", doc.dated))
     # a note or interaction recorded twice (same date, kind and text) has one id: index it once

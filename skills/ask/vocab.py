@@ -13,9 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DATA = Path(__file__).parent / "data"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -171,6 +174,8 @@ class Examples:
         self.vectors = embedder.embed(self.texts)
 
     def nearest(self, vector: np.ndarray, k: int = 3) -> list[Neighbour]:
+        import numpy as np
+
         sims = self.vectors @ vector
         order = np.argsort(-sims, kind="stable")[:k]
         return [Neighbour(float(sims[i]), self.texts[i], self.labels[i]) for i in order]
