@@ -103,7 +103,8 @@ def test_demo_reviews_tiers_and_renders_answers_for_a_terminal(tmp_path):
     """A fresh demo has tiers at once (so "my key accounts", `tiers` and cadence nudges work), and its answers show
     no raw Markdown."""
     lines = ["my key accounts", "tiers", "nudges 2026-12-19", "who is the decision maker at hanshan?",
-             "寒山包装的决策人是谁?", "quit"]
+             "寒山包装的决策人是谁?", "help", "tiers explain hanshan", "show 寒山 供应商", "as mia@example.com",
+             "digest", "quit"]
     result = kam(tmp_path / "kam", "demo", input_text="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -113,3 +114,5 @@ def test_demo_reviews_tiers_and_renders_answers_for_a_terminal(tmp_path):
     assert "Hanshan Packaging Co." in key_answer
     assert "overdue_contact" in out and "(key: every 30 days)" in out  # the cadence follows the tier
     assert "Li Wei" in out and "**" not in out
+    assert "/kam" not in out and "@kam" not in out and "<http" not in out  # console syntax, not Slack's
+    assert "Tetra Pak" in out and "Nothing needs your attention" not in out
