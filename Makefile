@@ -27,6 +27,7 @@ test-fast: install
 	$(BIN)/pytest
 
 bench: install  ## every benchmark (about 45 minutes on 2 cores); figures go to BENCHMARKS.md by hand
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ask_eval.py
 	$(BIN)/python bench/tiering.py
 	$(BIN)/python bench/sweep.py

@@ -40,8 +40,12 @@ class ConsoleNotifier:
             self.sent.append((where, text))
             if self.echo:
                 from rich.console import Console
+                from rich.markup import escape
 
-                Console().print(f"[bold magenta]-> {where}[/]\n{text}", highlight=False)
+                from cli.terminal import to_terminal  # what would be posted is Slack mrkdwn: shown readably
+
+                Console().print(f"[bold magenta]-> {escape(where)}[/]\n{to_terminal(text, mrkdwn=True)}",
+                                highlight=False)
             return Sent(where, str(len(self.sent)))
 
     def send_dm(self, person: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Sent:

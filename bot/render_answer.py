@@ -9,6 +9,7 @@ from typing import Any
 
 from knowledge.profile import DIMENSIONS
 from skills.ask.models import Answer
+from skills.ask.phrases import DIM_LABELS, label, t
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -107,7 +108,9 @@ def context(*texts: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": t[:MAX_SECTION]} for t in texts]}
 
 
-def dimension_label(dimension: str | None) -> str:
+def dimension_label(dimension: str | None, lang: str = "en") -> str:
+    if lang != "en":
+        return label(DIM_LABELS, lang, dimension or "profile")
     if not dimension:
         return "profile"
     return dimension.replace("_", " ") if dimension not in DIMENSIONS else dimension.capitalize()
@@ -122,34 +125,34 @@ def source_blocks(answer: Answer, owner_label: Callable[[str], str] = escape) ->
         if key in seen:
             continue
         seen.add(key)
-        as_of = f"as of {src.updated.isoformat()}" if src.updated else "undated"
-        items.append(f"*{escape(src.account)}* · {escape(dimension_label(src.dimension))} · {as_of} · "
+        lang = answer.language
+        as_of = t(lang, "as_of", date=src.updated.isoformat()) if src.updated else t(lang, "undated")
+        items.append(f"*{escape(src.account)}* · {escape(dimension_label(src.dimension, lang))} · {as_of} · "
                      f"{owner_label(src.owner)}")
     if not items:
         return []
     limit = MAX_CONTEXT_ELEMENTS * 3 - 1
     if len(items) > limit + 1:
-        items = items[:limit] + [f"+{len(items) - limit} more sources"]
-    items[0] = "📚 Sources: " + items[0]
+        items = items[:limit] + [t(answer.language, "more_sources", n=len(items) - limit)]
+    items[0] = t(answer.language, "sources_head") + items[0]
     return [context(*items[i:i + MAX_CONTEXT_ELEMENTS]) for i in range(0, len(items), MAX_CONTEXT_ELEMENTS)]
 
 
-def feedback_block(answer_id: int) -> Block:
+def feedback_block(answer_id: int, lang: str = "en") -> Block:
     return {
         "type": "actions",
         "block_id": FEEDBACK_BLOCK,
         "elements": [
             {"type": "button", "action_id": FEEDBACK_UP, "value": str(answer_id),
-             "text": {"type": "plain_text", "text": "👍 Helpful", "emoji": True}},
+             "text": {"type": "plain_text", "text": t(lang, "helpful"), "emoji": True}},
             {"type": "button", "action_id": FEEDBACK_DOWN, "value": str(answer_id),
-             "text": {"type": "plain_text", "text": "👎 Not helpful", "emoji": True}},
+             "text": {"type": "plain_text", "text": t(lang, "not_helpful"), "emoji": True}},
         ],
     }
 
 
-def stale_block(stale_days: int) -> Block:
-    return context(f"⚠️ Part of this comes from profile information older than {stale_days} days: "
-                   "check with the account owner before relying on it.")
+def stale_block(stale_days: int, lang: str = "en") -> Block:
+    return context(t(lang, "stale_warning", days=stale_days))
 
 
 def chunk_messages(blocks: list[Block], fallback: str, max_blocks: int = MAX_BLOCKS) -> list[Message]:
@@ -177,8 +180,8 @@ def render_answer(answer: Answer, answer_id: int | None = None, *, stale_days: i
     blocks = sections(md_to_mrkdwn(answer.answer)) or [section("_(no answer text)_")]
     if answer.status == "answered":
         if answer.stale:
-            blocks.append(stale_block(stale_days))
+            blocks.append(stale_block(stale_days, answer.language))
         blocks += source_blocks(answer, owner_label)
     if answer_id is not None and answer.status != "denied":
-        blocks.append(feedback_block(answer_id))
+        blocks.append(feedback_block(answer_id, answer.language))
     return chunk_messages(blocks, plain_text(answer.answer) or "(no answer text)")

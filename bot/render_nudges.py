@@ -127,16 +127,17 @@ def log_visit_modal(ledger_id: int, account: str, today: dt.date) -> dict[str, A
 
 
 # ------------------------------------------------------------------ digest
-def _section(title: str, lines: list[str]) -> dict[str, Any]:
-    """A titled list that stays within a section's 3000 characters ("…and N more" when cut)."""
+def _section(title: str, lines: list[str]) -> dict[str, Any] | None:
+    """A titled list that stays within a section's 3000 characters ("…and N more" when cut); None when empty (an
+    empty section is left out of the digest)."""
+    if not lines:
+        return None
     text = f"*{title}*"
     for i, line in enumerate(lines):
         if len(text) + len(line) + 30 > SECTION_CHARS:
             text += f"\n…and {len(lines) - i} more"
             break
         text += "\n" + line
-    if not lines:
-        text += "\nnothing"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
@@ -152,6 +153,8 @@ def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, A
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(f"Team digest, week of {d.on:%d %b %Y}", 150)}},
         {"type": "context", "elements": ctx},
+    ]
+    sections = [
         _section(f"Tier changes since {d.since:%d %b}", [
             f"• *{esc(c.account)}* ({_who(c.rep)}): {c.old_tier} → {c.new_tier}"
             + (f" — {esc(_clip(c.reason, 200))}" if c.reason else "") for c in d.tier_changes]),
@@ -165,10 +168,13 @@ def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, A
                  + (f" {o.days_since}d" if o.days_since is not None else " never")
                  + ("*" if o.escalate else "") for o in items]
         overdue_lines.append(f"• {_who(rep)}: " + ", ".join(parts))
-    blocks.append(_section(f"Overdue for contact ({d.totals.get('escalations', 0)} escalated)", overdue_lines))
-    blocks.append(_section("Coverage risks", [f"• *{esc(c.account)}* ({c.tier}, {_who(c.rep)}): {esc(c.detail)}"
-                                              for c in d.coverage]))
-    blocks.append(_section("Stale profiles", [f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.detail)}"
-                                              for c in d.stale]))
+    sections.append(_section(f"Overdue for contact ({d.totals.get('escalations', 0)} escalated)", overdue_lines))
+    sections.append(_section("Coverage risks", [f"• *{esc(c.account)}* ({c.tier}, {_who(c.rep)}): {esc(c.detail)}"
+                                                for c in d.coverage]))
+    sections.append(_section("Stale profiles", [f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.detail)}"
+                                                for c in d.stale]))
+    blocks += [b for b in sections if b is not None]  # empty sections are left out
+    if len(blocks) == 2:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "Nothing needs your attention."}})
     text = f"Team digest for {d.on:%d %b %Y}: {d.totals_line()}" + (" (late)" if late else "")
     return text, blocks

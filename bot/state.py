@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge.db import Base, retry_busy, utcnow
@@ -192,7 +190,10 @@ class BotState:
     def _claim(self, s: Session, key: str) -> bool:
         now = utcnow()
         table = SeenEventRow.__table__
-        insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert  # type: ignore[union-attr]
+        if s.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
         added = s.execute(insert(table).values(key=key, at=now, boot=self.boot, done=False)
                           .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
         if added.first() is not None:  # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from cli.context import console, ctx, fail, print_json
-from knowledge.kb import KnowledgeBase
-from skills.ask.models import Answer
+from cli.terminal import to_terminal
+
+if TYPE_CHECKING:
+    from skills.ask.models import Answer
 
 
 def answer_json(answer: Answer) -> dict:
@@ -28,15 +31,22 @@ def answer_json(answer: Answer) -> dict:
 
 
 def print_answer(answer: Answer) -> None:
-    """Console rendering: the answer, then its sources, dimmed."""
-    console.print(answer.answer, highlight=False, markup=False)
+    """Console rendering: the answer (Markdown shown as terminal text), then its sources, dimmed, framed in the
+    answer's language."""
+    from bot.render_answer import dimension_label
+    from skills.ask.phrases import t
+
+    lang = answer.language
+    console.print(to_terminal(answer.answer), highlight=False)
     if answer.sources:
-        console.print("[dim]sources:[/]")
+        console.print("[dim]" + escape(t(lang, "sources")) + "[/]", highlight=False)
         for s in answer.sources:
-            console.print("[dim]" + escape(f"  - {s.account} / {s.dimension or '-'} (updated {s.updated or 'n/a'}, "
-                                           f"owner {s.owner}) [{s.id}]") + "[/]", highlight=False)
+            line = t(lang, "source_line", account=s.account, dimension=dimension_label(s.dimension, lang)
+                     if lang != "en" else s.dimension or "-", updated=s.updated or t(lang, "not_dated"),
+                     owner=s.owner)
+            console.print("[dim]" + escape(f"  - {line} [{s.id}]") + "[/]", highlight=False)
     if answer.fallback_reason:
-        console.print("[dim]" + escape(f"LLM unavailable, offline answer: {answer.fallback_reason}") + "[/]",
+        console.print("[dim]" + escape(t(lang, "llm_fallback", reason=answer.fallback_reason)) + "[/]",
                       highlight=False)
 
 
@@ -46,6 +56,7 @@ def ask(question: str = typer.Argument(..., help="the question, as a rep would t
         conversation: str | None = typer.Option(None, "--conversation", help="id that links follow-up questions"),
         today: str | None = typer.Option(None, "--today", help="answer as of this date (YYYY-MM-DD)")) -> None:
     """Answer a question about your accounts, with sources."""
+    from knowledge.kb import KnowledgeBase
     from skills.ask import ask as run_ask
 
     if not question.strip():

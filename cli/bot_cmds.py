@@ -8,11 +8,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.context import console, ctx, fail
-from knowledge.settings import Settings
+
+if TYPE_CHECKING:
+    from knowledge.settings import Settings
 
 
 def run(

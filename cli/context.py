@@ -7,15 +7,15 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from knowledge.index import Index, IndexBusy
-from knowledge.settings import Settings
-from knowledge.store import Store
+if TYPE_CHECKING:  # loaded by the commands that use them, not at start-up (`kam --help` stays fast)
+    from knowledge.index import Index
+    from knowledge.settings import Settings
+    from knowledge.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,13 +23,19 @@ err_console = Console(stderr=True)
 
 class Context:
     def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings()
+        if settings is None:
+            from knowledge.settings import Settings
+
+            settings = Settings()
+        self.settings = settings
         self._store: Store | None = None
         self._index: Index | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from knowledge.store import Store
+
             self._store = Store(self.settings)
         return self._store
 
@@ -38,6 +44,8 @@ class Context:
         """The index for reading: owned when free, else read-only beside the process that owns it (`kam run`, the
         demo, an ingest), so questions and searches work while the bot runs."""
         if self._index is None:
+            from knowledge.index import Index, IndexBusy
+
             try:
                 self._index = Index(self.settings)
             except IndexBusy:
@@ -51,6 +59,8 @@ class Context:
             self._index.close()
             self._index = None
         if self._index is None:
+            from knowledge.index import Index, IndexBusy
+
             try:
                 self._index = Index(self.settings)
             except IndexBusy as exc:
@@ -126,6 +136,8 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Any]:
     if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task(label, total=None)

@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 
 from cli.context import console, ctx, fail
-from knowledge.importers.profiles import ingest_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "accounts"
 DEFAULT_USER = "alice@example.com"
@@ -56,22 +55,33 @@ def _accounts(state: dict, arg: str) -> None:
 @command("show", "show ACCOUNT [DIMENSION]: a profile")
 def _show(state: dict, arg: str) -> None:
     from cli.knowledge_cmds import show
+    from skills.ask.vocab import vocabulary
 
     parts = shlex.split(arg)
     if not parts:
         console.print("show which account?")
         return
-    dims = {"background", "finance", "organisation", "competitors", "suppliers", "downstream"}
-    dim = parts[-1] if len(parts) > 1 and parts[-1] in dims else None
+    dim = vocabulary().dimension(parts[-1]) if len(parts) > 1 else None
     name = " ".join(parts[:-1] if dim else parts)
+    account_id = visible_account(state, name)
+    if account_id is not None:
+        show(account_id, dimension=dim, as_json=False)
+
+
+def visible_account(state: dict, name: str) -> str | None:
+    """An account the console's person may see, found as Ask finds one; says why not when there is none."""
+    from skills.ask.resolve import find_account
+
     store = ctx().store
     person = store.person(state["user"])
-    account_id = store.find_account(name)
     scope = store.visible_account_ids(person) if person else set()
-    if account_id is None or (scope is not None and account_id not in scope):
+    found = find_account(store, name, scope)
+    if found.candidates:
+        names = [store.summaries([a])[0].name for a in found.candidates]
+        console.print(f"{name!r} could be " + " or ".join(names) + "; give more of the name", highlight=False)
+    elif found.account_id is None:
         console.print("that account is not in your portfolio (or does not exist)")
-        return
-    show(account_id, dimension=dim, as_json=False)
+    return found.account_id
 
 
 def answer(state: dict, text: str) -> None:
@@ -114,6 +124,7 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
          user: str = typer.Option(DEFAULT_USER, "--as", help="who you are in the console")) -> None:
     """Load the sample accounts and open an interactive console."""
     from cli.knowledge_cmds import print_report
+    from knowledge.importers.profiles import ingest_dir
 
     if not data.is_dir():
         fail(f"sample data not found at {data}")
@@ -121,10 +132,24 @@ def demo(data: Path = typer.Option(EXAMPLES, "--data", help="profile directory t
     report = ingest_dir(ctx().store, data)
     sync = ctx().index.sync(ctx().store)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    report.chunks_kept = sync.kept
     print_report(report)
     if ctx().store.person(user) is None:
         fail(f"{user} is not in {data}/people.yaml")
+    review_tiers()
     repl(user)
+
+
+def review_tiers() -> None:
+    """A tier review right after loading, so that "my key accounts", `tiers` and the cadence nudges (which follow
+    the tiers) work at once, as they would on a deployment whose scheduler has run its first review."""
+    from cli.tiers_cmds import _config
+    from skills.tiering.history import review
+
+    result = review(ctx().store, _config(), by="kam demo")
+    console.print(f"tiers: {result.accounts} accounts reviewed (" + ", ".join(f"{n} {t}" for t, n in
+                                                                              result.tiers.items()) + ")",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

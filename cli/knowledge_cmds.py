@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from cli.context import console, ctx, fail, print_json, progress_bar
-from knowledge.chunks import dimension_text
-from knowledge.importers.profiles import ingest_dir
-from knowledge.importers.report import ImportReport
-from knowledge.loader import ProfileError
-from knowledge.profile import DIMENSION_TITLES, DIMENSIONS
-from knowledge.quality import quality
-from knowledge.retrieval import hybrid_search
+from knowledge.dimensions import DIMENSION_TITLES, DIMENSIONS
+
+if TYPE_CHECKING:
+    from knowledge.importers.report import ImportReport
+
+# The commands import what they use when they run: `kam --help` loads none of it (bench/startup.py).
 
 
 def _sync_and_report(report: ImportReport, as_json: bool) -> None:
     with progress_bar("indexing") as bar:
         sync = ctx().index.sync(ctx().store, progress=bar)
     report.embedded, report.chunks_unchanged, report.chunks_deleted = sync.embedded, sync.unchanged, sync.deleted
+    report.chunks_kept = sync.kept
     report.not_indexed = sync.failed
     if as_json:
         print_json(report.to_json())
@@ -35,8 +36,15 @@ def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
                   f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
                   + (f", {report.people} people" if report.people else "")
-                  + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
+                  + f"; index: {report.embedded} chunks embedded, {report.chunks_kept} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
+    if report.created:
+        created = ctx().store.summaries(report.created)
+        owners = ", ".join(sorted({s.owner for s in created}))
+        console.print(f"  [yellow]created[/] {len(created)} new account(s), unassigned: no rep owns them (owner "
+                      f"{owners} until one does: a profile YAML of the same name with its `owner:` assigns one, see "
+                      f"docs/profile-format.md): {', '.join(s.name for s in created)}", highlight=False,
+                      soft_wrap=True)
     for _source, reason in report.skipped:
         console.print(f"  [red]skipped[/] {reason}", highlight=False, soft_wrap=True)
     for name in report.removed:
@@ -83,6 +91,9 @@ def migrate() -> None:
 def ingest(directory: Path = typer.Argument(..., help="directory of profile YAML files (+ people.yaml)"),
            as_json: bool = typer.Option(False, "--json", help="print the import summary as JSON")) -> None:
     """Load account profiles and people.yaml from DIR (see docs/profile-format.md)."""
+    from knowledge.importers.profiles import ingest_dir
+    from knowledge.loader import ProfileError
+
     ctx().lock_for_writing()
     try:
         with progress_bar("profiles") as bar:
@@ -96,6 +107,7 @@ def import_crm(directory: Path = typer.Argument(..., help="directory with accoun
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Import a CRM export (accounts, sales_pipeline, sales_teams, products CSVs)."""
     from knowledge.importers.crm import import_crm as run
+    from knowledge.loader import ProfileError
 
     ctx().lock_for_writing()
     try:
@@ -119,22 +131,42 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
 
 
 def _resolve(name: str) -> str:
-    account_id = ctx().store.find_account(name)
-    if account_id is None:
-        from rapidfuzz import process
+    """An account as Ask finds one (skills/ask/resolve.py): id, name, alias, short name, Chinese name, typo."""
+    from skills.ask.resolve import find_account, name_table
 
-        names = {s.id: [s.name, *s.aliases] for s in ctx().store.summaries()}
-        choices = {label: aid for aid, labels in names.items() for label in labels}
-        best = process.extractOne(name, list(choices), score_cutoff=70)
-        hint = f" (did you mean {best[0]!r}?)" if best else ""
-        fail(f"no account named {name!r}{hint}")
-    return account_id
+    found = find_account(ctx().store, name)
+    if found.account_id is not None:
+        return found.account_id
+    names = name_table(ctx().store).names
+    if found.candidates:
+        fail(f"{name!r} could be " + " or ".join(repr(names.get(a, a)) for a in found.candidates)
+             + "; give more of the name")
+    from rapidfuzz import process
+
+    best = process.extractOne(name, list(names.values()), score_cutoff=60)
+    hint = f" (did you mean {best[0]!r}?)" if best else ""
+    fail(f"no account named {name!r}{hint}")
+
+
+def dimension_named(text: str | None) -> str | None:
+    """A dimension by any of its names in Ask's vocabulary (English or Chinese); fails with the choices."""
+    if text is None:
+        return None
+    from skills.ask.vocab import vocabulary
+
+    dim = vocabulary().dimension(text)
+    if dim is None:
+        choices = "; ".join(f"{d} ({', '.join(words)})" for d, words in vocabulary().dimension_names().items())
+        fail(f"unknown dimension {text!r}; use one of: {choices}")
+    return dim
 
 
 def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts in this tier"),
              owner: str | None = typer.Option(None, "--owner", help="only accounts owned by this email/Slack id"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """List accounts with owner, completeness and freshness."""
+    from knowledge.quality import quality
+
     store, settings = ctx().store, ctx().settings
     tiers = _current_tiers()
     today = dt.date.today()
@@ -162,18 +194,22 @@ def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts
 
 def _current_tiers() -> dict[str, str]:
     try:
-        from skills.tiering.history import current_tiers  # added by the tiering feature
+        from skills.tiering.current import current_tiers  # added by the tiering feature
     except ImportError:
         return {}
     return current_tiers(ctx().store)
 
 
-def show(account: str = typer.Argument(..., help="account name, alias or id"),
-         dimension: str | None = typer.Option(None, "--dimension", "-d", help=f"one of {', '.join(DIMENSIONS)}"),
+def show(account: str = typer.Argument(..., help="account name, alias, short or Chinese name, or id (typos are "
+                                                   "forgiven, as in questions)"),
+         dimension: str | None = typer.Option(None, "--dimension", "-d", help=f"one of {', '.join(DIMENSIONS)} "
+                                              "(or another name for it, English or Chinese: vendors, 供应商, ...)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Show an account's profile (or one dimension of it)."""
-    if dimension and dimension not in DIMENSIONS:
-        fail(f"unknown dimension {dimension!r}; use one of {', '.join(DIMENSIONS)}")
+    from knowledge.chunks import dimension_text
+    from knowledge.quality import quality
+
+    dimension = dimension_named(dimension)
     store, settings = ctx().store, ctx().settings
     account_id = _resolve(account)
     profile = store.load_profile(account_id)
@@ -225,6 +261,8 @@ def search(text: str = typer.Argument(..., help="what to look for"),
            dimension: str | None = typer.Option(None, "--dimension", "-d"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Raw hybrid retrieval (vector + lexical) with scores."""
+    from knowledge.retrieval import hybrid_search
+
     store = ctx().store
     scope = None
     if as_email:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cli import ask_cmds, bot_cmds, demo_cmd, errors, knowledge_cmds, schedule_cmds, tiers_cmds
+from cli import ask_cmds, bot_cmds, demo_cmd, errors, knowledge_cmds, schedule_cmds, slack_sim_cmd, tiers_cmds
 
 app = typer.Typer(help="kam-bot: key-account knowledge, answers, nudges and tiers.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -16,6 +16,7 @@ tiers_cmds.register(app)
 ask_cmds.register(app)
 bot_cmds.register(app)
 schedule_cmds.register(app)
+slack_sim_cmd.register(app)
 
 
 def run() -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from bot.notifier import Notifier
 from cli import demo_cmd
 from cli.context import console, ctx, err_console, fail, notifier, print_json
-from knowledge.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.notifier import Notifier
+    from knowledge.settings import Settings
 
 
 def _day(value: str | None, label: str) -> dt.date:
@@ -72,25 +75,28 @@ def digest(manager: str = typer.Option(..., "--manager", help="the manager's ema
         print_json(d.to_json())
         return
     console.print(f"[bold]Digest for {person.name or person.email}, {day}[/]  ({d.totals_line()})", highlight=False)
-    console.print(f"\n[bold]Tier changes since {d.since}[/]")
-    for c in d.tier_changes:
-        console.print(f"  {c.account} ({c.rep}): {c.old_tier} -> {c.new_tier}  {c.reason or ''}", highlight=False)
-    console.print(f"\n[bold]Key dates in the next {KEY_DATE_HORIZON_DAYS} days[/]")
-    for k in d.key_dates:
-        console.print(f"  {k.date} {k.kind:<11} {k.account}: {k.title} ({k.rep})", highlight=False)
-    console.print("\n[bold]Overdue for contact[/]")
+    overdue = []
     for rep, items in d.overdue.items():
         for o in items:
             flag = "[red]ESCALATED[/] " if o.escalate else ""
             since = f"{o.days_since} days" if o.days_since is not None else "never"
-            console.print(f"  {rep}: {flag}{o.account} ({o.tier}, {since}, cadence {o.cadence_days})",
-                          highlight=False)
-    console.print("\n[bold]Coverage risks[/]")
-    for c in d.coverage:
-        console.print(f"  {c.account} ({c.tier}, {c.rep}): {c.detail}", highlight=False)
-    console.print("\n[bold]Stale profiles[/]")
-    for c in d.stale:
-        console.print(f"  {c.account} ({c.rep}): {c.detail}", highlight=False)
+            overdue.append(f"  {rep}: {flag}{o.account} ({o.tier}, {since}, cadence {o.cadence_days})")
+    sections = [
+        (f"Tier changes since {d.since}", [f"  {c.account} ({c.rep}): {c.old_tier} -> {c.new_tier}  {c.reason or ''}"
+                                           for c in d.tier_changes]),
+        (f"Key dates in the next {KEY_DATE_HORIZON_DAYS} days",
+         [f"  {k.date} {k.kind:<11} {k.account}: {k.title} ({k.rep})" for k in d.key_dates]),
+        ("Overdue for contact", overdue),
+        ("Coverage risks", [f"  {c.account} ({c.tier}, {c.rep}): {c.detail}" for c in d.coverage]),
+        ("Stale profiles", [f"  {c.account} ({c.rep}): {c.detail}" for c in d.stale]),
+    ]
+    shown = [(title, lines) for title, lines in sections if lines]  # an empty section is left out
+    for title, lines in shown:
+        console.print(f"\n[bold]{title}[/]")
+        for line in lines:
+            console.print(line, highlight=False)
+    if not shown:
+        console.print("\nNothing needs your attention.")
 
 
 def scheduler(once: str | None = typer.Option(None, "--once", help="run one job now and exit: sweep | digest | "

@@ -5,23 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from cli import demo_cmd
 from cli.context import console, ctx, err_console, fail, notifier, print_json
-from skills.tiering.changes import TierChange
-from skills.tiering.config import TieringConfig, TieringConfigError, config_path, load_config
-from skills.tiering.history import (
-    Explanation,
-    OverrideError,
-    explain,
-    listing,
-    review,
-    set_override,
-    what_if,
-)
+
+if TYPE_CHECKING:
+    from skills.tiering.changes import TierChange
+    from skills.tiering.config import TieringConfig
+    from skills.tiering.history import Explanation
 
 tiers_app = typer.Typer(help="Account tiers: key, strategic, maintenance, opportunity.", no_args_is_help=False)
 
@@ -29,6 +24,8 @@ TIER_STYLE = {"key": "bold green", "strategic": "cyan", "maintenance": "yellow",
 
 
 def _config(path: Path | None = None) -> TieringConfig:
+    from skills.tiering.config import TieringConfigError, config_path, load_config
+
     try:
         return load_config(path or config_path(ctx().settings))
     except TieringConfigError as exc:
@@ -54,6 +51,8 @@ def tiers(typer_ctx: typer.Context,
           tier: str | None = typer.Option(None, "--tier", help="only accounts in this tier"),
           as_json: bool = typer.Option(False, "--json", help="print the list as JSON")) -> None:
     """List every account's tier, both axis scores and the tier before its last change."""
+    from skills.tiering.history import listing
+
     if typer_ctx.invoked_subcommand:
         return
     rows = [r for r in listing(ctx().store) if not tier or r.tier == tier]
@@ -75,6 +74,8 @@ def explain_cmd(account: str = typer.Argument(..., help="account name, alias or 
                 config: Path | None = typer.Option(None, "--config", help="explain under another tiering config"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Why an account is in its tier: each factor's raw and normalised value, weight, contribution; boundaries."""
+    from skills.tiering.history import explain
+
     account_id = _resolve(account)
     result = explain(ctx().store, _config(config), account_id)
     if as_json:
@@ -121,6 +122,8 @@ def review_cmd(as_json: bool = typer.Option(False, "--json"),
                post: bool = typer.Option(False, "--post", help="post the changes (Slack when configured, "
                                                                "else the console)")) -> None:
     """Rescore every account, record the history and list the changes."""
+    from skills.tiering.history import review
+
     store = ctx().store
     result = review(store, _config(), by="cli")
     if post and result.changes:
@@ -147,6 +150,8 @@ def _post(changes: list[TierChange]) -> None:
 def what_if_cmd(config: Path = typer.Option(..., "--config", help="the tiering config to try"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """The tier changes another config would make (nothing is saved)."""
+    from skills.tiering.history import what_if
+
     result = what_if(ctx().store, _config(config), _config())
     if as_json:
         print_json(result.to_json())
@@ -165,6 +170,8 @@ def override_cmd(account: str = typer.Argument(..., help="account name, alias or
                  as_email: str = typer.Option(..., "--as", help="the manager or admin making the override"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Put an account in a tier by hand (managers of the owner, and admins)."""
+    from skills.tiering.history import OverrideError, set_override
+
     store = ctx().store
     account_id = _resolve(account)
     try:
@@ -181,6 +188,8 @@ def override_cmd(account: str = typer.Argument(..., help="account name, alias or
 # ------------------------------------------------------------------------------------------------ kam demo
 @demo_cmd.command("tiers", "tiers [explain ACCOUNT | review | override ACCOUNT TIER REASON]: account tiers")
 def _demo_tiers(state: dict, arg: str) -> None:
+    from skills.tiering.history import OverrideError, explain, listing, review, set_override
+
     parts = shlex.split(arg)
     store = ctx().store
     person = store.person(state["user"])
@@ -196,9 +205,8 @@ def _demo_tiers(state: dict, arg: str) -> None:
         return
     head, rest = parts[0], parts[1:]
     if head == "explain" and rest:
-        account_id = store.find_account(" ".join(rest))
-        if account_id is None or (scope is not None and account_id not in scope):
-            console.print("that account is not in your portfolio (or does not exist)")
+        account_id = demo_cmd.visible_account(state, " ".join(rest))
+        if account_id is None:
             return
         print_explanation(explain(store, _config(), account_id))
     elif head == "review":
@@ -214,7 +222,9 @@ def _demo_tiers(state: dict, arg: str) -> None:
             post_tier_changes(ConsoleNotifier(), KnowledgeBase(ctx().settings, store, None),  # type: ignore[arg-type]
                               result.changes)
     elif head == "override" and len(rest) >= 3:
-        account_id = store.find_account(rest[0])
+        from skills.ask.resolve import find_account
+
+        account_id = find_account(store, rest[0]).account_id
         if account_id is None:
             console.print(f"no account named {rest[0]!r} (quote names with spaces)")
             return

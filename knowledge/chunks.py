@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from functools import cache
 
 from knowledge.db import DocumentRow
 from knowledge.profile import DIMENSION_TITLES, DIMENSIONS, AccountProfile
 
 DOC_CHUNK_CHARS = 1200
 DOC_CHUNK_OVERLAP = 150
-_splitter = RecursiveCharacterTextSplitter(
-    chunk_size=DOC_CHUNK_CHARS, chunk_overlap=DOC_CHUNK_OVERLAP, separators=["\n\n", "\n", ". ", "。", " ", ""]
-)
+
+
+@cache
+def _splitter():  # noqa: ANN202 - langchain's splitter, loaded only when a document is chunked (not at start-up)
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        chunk_size=DOC_CHUNK_CHARS, chunk_overlap=DOC_CHUNK_OVERLAP, separators=["\n\n", "\n", ". ", "。", " ", ""]
+    )
 
 
 @dataclass(frozen=True)
@@ -40,24 +46,31 @@ def _fmt_pct(value: float | None) -> str | None:
     return None if value is None else f"{value * 100:.0f}%"
 
 
-def dimension_text(profile: AccountProfile, dim: str) -> str:
-    """The dimension as readable lines ("Field: value"), the form both the index and answers quote from."""
+def dimension_text(profile: AccountProfile, dim: str, words: Mapping[str, str] | None = None,
+                   colon: str = ": ") -> str:
+    """The dimension as readable lines ("Field: value"), the form both the index and answers quote from. `words`
+    names the fields in another language (answers to a Chinese question); the index always gets the English."""
     section = profile.dimension(dim).model_dump(exclude_none=True, exclude={"updated"})
+    words = words or {}
+
+    def word(key: str) -> str:
+        return words.get(key, key.replace("_", " "))
+
     lines = []
     for key, value in section.items():
         if key == "items":
             for item in value:
                 parts = [item["name"]]
                 if item.get("share") is not None:
-                    parts.append(f"share {_fmt_pct(item['share'])}")
+                    parts.append(f"{word('share')} {_fmt_pct(item['share'])}")
                 if item.get("satisfaction") is not None:
-                    parts.append(f"satisfaction {item['satisfaction']:g}/5")
+                    parts.append(f"{word('satisfaction')} {item['satisfaction']:g}/5")
                 for extra in ("needs", "notes"):
                     if item.get(extra):
-                        parts.append(f"{extra}: {item[extra]}")
+                        parts.append(f"{word(extra)}{colon}{item[extra]}")
                 lines.append("- " + "; ".join(parts))
         elif value not in ("", []):
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+            lines.append(f"{word(key).capitalize() if not words else word(key)}{colon}{value}")
     return "\n".join(lines)
 
 
@@ -109,7 +122,7 @@ def profile_chunks(account_id: str, profile: AccountProfile, documents: list[Doc
         out.append(chunk(f"note:{key}", "note", n.dimension,
                          f"{names} - note ({n.dimension}, {n.date.isoformat()}): {n.text}", n.date))
     for doc in documents:
-        for j, part in enumerate(_splitter.split_text(doc.text)):
+        for j, part in enumerate(_splitter().split_text(doc.text)):
             out.append(chunk(f"doc:{doc.id}:{j}", "document", doc.dimension,
                              f"{names} - {doc.title}\n{part}", doc.dated))
     # a note or interaction recorded twice (same date, kind and text) has one id: index it once

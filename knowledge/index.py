@@ -49,7 +49,8 @@ class SyncReport:
     accounts: int = 0
     chunks: int = 0
     embedded: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # chunks of the accounts looked at whose text and vector were kept
+    kept: int = 0  # every chunk in the index that this sync left as it was (unchanged accounts' too)
     deleted: int = 0
     removed_accounts: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (account id, why): left out, the rest indexed
@@ -270,6 +271,7 @@ class Index:
                 done += self._finish(store, *in_flight)
                 if progress:
                     progress(done, len(todo))
+        report.kept = max(self.lexical.chunk_count() - report.embedded, 0)
         return report
 
     def _plan(self, accounts: list[tuple[str, int]], chunks: list[Chunk], report: SyncReport) -> _Plan:

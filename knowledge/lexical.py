@@ -12,14 +12,18 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import Integer, LargeBinary, String, Text, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from knowledge.chunks import Chunk
 from knowledge.db import Base, insert_ignore, upsert
+
+if TYPE_CHECKING:  # numpy and the chunker are loaded by the functions that use them: every Store imports this module
+    import numpy as np
+
+    from knowledge.chunks import Chunk
 
 _WORD = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:['.][0-9a-z]+)*|[\u3400-\u9fff\uf900-\ufaff]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -144,6 +148,11 @@ class LexicalIndex:
                 out.update(c.execute(select(C.id, C.hash).where(C.account_id.in_(part))).tuples().all())
             return out
 
+    def chunk_count(self) -> int:
+        """How many chunks the ledger holds (every account's)."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(C)).scalar_one())
+
     def embedded_hashes(self, model: str, chunk_ids: Iterable[str]) -> dict[str, str]:
         with self.engine.connect() as c:
             out: dict[str, str] = {}
@@ -217,6 +226,8 @@ class LexicalIndex:
         if docs or tokens:
             conn.execute(update(S).where(S.id == 1).values(docs=S.docs + docs, tokens=S.tokens + tokens))
         if embedded:
+            import numpy as np
+
             blobs = ([np.asarray(v, dtype=np.float32).tobytes() for v in vectors] if vectors is not None
                      else [None] * len(embedded))
             upsert(conn, V, [{"model": model, "chunk_id": c.id, "hash": c.hash, "vector": b}
@@ -226,6 +237,8 @@ class LexicalIndex:
     def scoped_vectors(self, model: str, account_ids: set[str],
                        dimensions: list[str] | None = None) -> tuple[list[str], np.ndarray] | None:
         """Chunk ids and their vectors within the accounts (and dimensions); None when some vector is not kept."""
+        import numpy as np
+
         q = (select(C.id, V.vector).outerjoin(V, (V.chunk_id == C.id) & (V.model == model))
              .where(C.account_id.in_(sorted(account_ids))).order_by(C.rid))
         if dimensions:

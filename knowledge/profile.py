@@ -19,8 +19,8 @@ from pydantic import (
 )
 
 from knowledge import limits
+from knowledge.dimensions import DIMENSION_TITLES, DIMENSIONS  # noqa: F401 - re-exported
 
-DIMENSIONS = ("background", "finance", "organisation", "competitors", "suppliers", "downstream")
 Dimension = Literal["background", "finance", "organisation", "competitors", "suppliers", "downstream"]
 
 CONTACT_ROLES = ("decision_maker", "economic_buyer", "influencer", "champion", "user", "blocker")
@@ -28,14 +28,6 @@ KEY_DATE_KINDS = ("renewal", "review", "visit", "anniversary", "other")
 INTERACTION_KINDS = ("visit", "call", "meeting", "email")
 PERSON_ROLES = ("rep", "manager", "admin")
 
-DIMENSION_TITLES = {
-    "background": "Background (industry, business strategy)",
-    "finance": "Finance (sales volume, revenue, market share, budget)",
-    "organisation": "Organisation (structure, power relations, decision makers)",
-    "competitors": "Competitors (the account's rivals, threats, strengths)",
-    "suppliers": "Suppliers (the account's other suppliers, share, satisfaction, supplier strategy)",
-    "downstream": "Downstream (the account's customers and their needs)",
-}
 
 
 def _to_text(value: Any) -> Any:

@@ -99,7 +99,7 @@ class StateView:
 def load_tiers(store: Store) -> dict[str, str]:
     """Current tier per account from the tiering feature; no tiers (no cadence, no coverage checks) without it."""
     try:
-        from skills.tiering.history import current_tiers
+        from skills.tiering.current import current_tiers
     except ImportError:
         return {}
     return dict(current_tiers(store))

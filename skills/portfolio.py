@@ -64,7 +64,7 @@ class Portfolio:
 def current_tier_map(store: Store, today: dt.date | None = None) -> dict[str, str]:
     """account id -> tier from the tiering feature, or {} when it is not installed (everything is "untiered")."""
     try:
-        from skills.tiering.history import current_tiers
+        from skills.tiering.current import current_tiers
     except ImportError:
         return {}
     out: dict[str, str] = {}

@@ -31,6 +31,9 @@ def test_ingest_list_show_search(tmp_path):
 
     again = json.loads(kam(home, "ingest", str(EXAMPLES), "--json").stdout)
     assert again["embedded"] == 0 and len(again["unchanged"]) == 16
+    assert again["chunks_kept"] == report["embedded"] and again["chunks_unchanged"] == 0  # a field added, none renamed
+    plain = kam(home, "ingest", str(EXAMPLES)).stdout
+    assert f"index: 0 chunks embedded, {report['embedded']} unchanged, 0 removed" in " ".join(plain.split())
 
     accounts = json.loads(kam(home, "accounts", "--json").stdout)
     assert len(accounts) == 16
@@ -48,8 +51,10 @@ def test_ingest_list_show_search(tmp_path):
     assert hits and all(h["account"] in alice_accounts or h["owner"] != "alice@example.com" for h in hits)
     assert {"id", "account", "dimension", "score", "vector_rank", "lexical_rank", "text"} <= set(hits[0])
 
-    missing = kam(home, "show", "Hanshn Packagng")
-    assert missing.returncode == 1 and "did you mean 'Hanshan Packaging Co.'" in missing.stderr
+    typo = json.loads(kam(home, "show", "Hanshn Packagng", "--json").stdout)  # found as Ask finds it
+    assert typo["account"] == "Hanshan Packaging Co."
+    missing = kam(home, "show", "Zanzibar Widgets")
+    assert missing.returncode == 1 and "no account named 'Zanzibar Widgets'" in missing.stderr
 
 
 def test_ingest_reports_bad_files_and_exits_nonzero(tmp_path):
@@ -92,3 +97,22 @@ def test_demo_console_covers_ask_tiers_nudges_and_digest(tmp_path):
     assert "4 key, 4 strategic, 4 maintenance, 4 opportunity" in out
     assert "nudges for 2026-11-23" in out and "stale" in out
     assert "Digest for Mia Tanaka" in out and "ESCALATED" in out
+
+
+def test_demo_reviews_tiers_and_renders_answers_for_a_terminal(tmp_path):
+    """A fresh demo has tiers at once (so "my key accounts", `tiers` and cadence nudges work), and its answers show
+    no raw Markdown."""
+    lines = ["my key accounts", "tiers", "nudges 2026-12-19", "who is the decision maker at hanshan?",
+             "寒山包装的决策人是谁?", "help", "tiers explain hanshan", "show 寒山 供应商", "as mia@example.com",
+             "digest", "quit"]
+    result = kam(tmp_path / "kam", "demo", input_text="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "tiers: 16 accounts reviewed" in out
+    assert "not been computed" not in out and "no review yet" not in out and "(importance ?" not in out
+    key_answer = out.split("kam> ")[1]
+    assert "Hanshan Packaging Co." in key_answer
+    assert "overdue_contact" in out and "(key: every 30 days)" in out  # the cadence follows the tier
+    assert "Li Wei" in out and "**" not in out
+    assert "/kam" not in out and "@kam" not in out and "<http" not in out  # console syntax, not Slack's
+    assert "Tetra Pak" in out and "Nothing needs your attention" not in out

@@ -137,3 +137,41 @@ def test_search_finds_the_competition_section(settings, store, embedder, filings
         assert only and all(h.dimension == "competitors" for h in only)
         assert import_filings(store, [filings / FEDEX]).imported == []
         assert index.sync(store).embedded == 0
+
+
+@pytest.mark.parametrize(("filing", "account", "aliases", "looks_like"), [
+    (FEDEX, "FedEx", ["Federal Express"], True),  # "FEDEX CORP": the legal form dropped
+    (TYSON_2022, "Tyson Foods", [], True),  # "TYSON FOODS, INC."
+    (ESTEE_2013, "Estee Lauder", [], True),  # "ESTEE LAUDER COMPANIES INC"
+    (ESTEE_2013, "Hanshan Packaging Co.", ["寒山包装"], False),
+    (FEDEX, "Tyson Foods", [], False),
+    (TYSON_2017, "Federal Express", ["FDX"], False),
+])
+def test_account_option_warns_when_the_company_does_not_look_like_it(store, filings, filing, account, aliases,
+                                                                     looks_like):
+    store.save_profile(AccountProfile(account=account, aliases=aliases, owner="bob@example.com"), "/p/a.yaml")
+    report = import_filings(store, [filings / filing], account=account.split()[0].lower())  # a short name, too
+    assert report.imported == [store.find_account(account)] and report.created == []
+    warned = [w for w in report.warnings if "does not look like the account" in w]
+    assert bool(warned) is not looks_like, report.warnings
+    if warned:
+        assert repr(account) in warned[0] and company_name(read_filing(filings / filing)["company"]) in warned[0]
+
+
+def test_new_accounts_are_listed_as_created_and_unassigned(store, filings, settings, capsys):
+    from cli.context import reset_context
+    from cli.knowledge_cmds import print_report
+
+    report = import_filings(store, [filings / FEDEX, filings / TYSON_2022, filings / TYSON_2017])
+    fedex, tyson = store.find_account("Fedex Corp"), store.find_account("Tyson Foods, Inc.")
+    assert report.created == [fedex, tyson]  # the 2017 Tyson filing joins the account the 2022 one created
+    assert report.to_json()["created"] == [fedex, tyson]
+    assert import_filings(store, [filings / FEDEX]).created == []
+    reset_context(settings)
+    try:
+        print_report(report)
+    finally:
+        reset_context()
+    out = " ".join(capsys.readouterr().out.split())
+    assert "created 2 new account(s), unassigned: no rep owns them (owner unassigned@kam.local" in out
+    assert out.endswith("Fedex Corp, Tyson Foods, Inc.")

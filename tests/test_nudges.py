@@ -234,3 +234,44 @@ def test_kam_nudges_and_digest_json_contract(kb):
         assert unknown.exit_code == 1 and "nobody@example.com" in unknown.output
     finally:
         reset_context(None)
+
+
+DIGEST_SECTIONS = ("tier_changes", "key_dates", "overdue", "coverage", "stale")
+DIGEST_TITLES = {"tier_changes": "Tier changes since", "key_dates": "Key dates in the next",
+                 "overdue": "Overdue for contact", "coverage": "Coverage risks", "stale": "Stale profiles"}
+
+
+@pytest.mark.parametrize("empty", [(), ("tier_changes",), ("tier_changes", "key_dates"), ("coverage", "stale"),
+                                   DIGEST_SECTIONS])
+def test_empty_digest_sections_are_left_out(kb, empty, capsys, monkeypatch):
+    """Slack and the console show a digest's sections that have something in them, and no empty ones."""
+    from cli.context import reset_context
+    from cli.schedule_cmds import digest
+    from skills.digest import DigestTierChange
+
+    settings, store, tiers = kb
+    on = dt.date(2026, 12, 28)
+    d = build_digest(store, settings, "mia@example.com", on, tiers=tiers)
+    d.tier_changes = [DigestTierChange("acme-industrial", "Acme Industrial", "bob@example.com", "strategic", "key",
+                                       dt.datetime(2026, 12, 27), "board-level program")]
+    assert all(getattr(d, name) for name in DIGEST_SECTIONS)  # the sample has something in every section
+    for name in empty:
+        setattr(d, name, {} if name == "overdue" else [])
+    _, blocks = digest_message(d)
+    assert_valid_blocks(blocks)
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    for name in DIGEST_SECTIONS:
+        shown = [s for s in sections if s.startswith("*" + DIGEST_TITLES[name])]
+        assert len(shown) == (name not in empty), (name, sections)
+    assert not any(s.rstrip().endswith("nothing") for s in sections)
+    assert ("Nothing needs your attention." in sections) == (len(empty) == len(DIGEST_SECTIONS))
+
+    monkeypatch.setattr("skills.digest.build_digest", lambda *args, **kwargs: d)
+    reset_context(settings)
+    try:
+        digest(manager="mia@example.com", on=on.isoformat(), as_json=False)
+    finally:
+        reset_context()
+    out = capsys.readouterr().out
+    for name in DIGEST_SECTIONS:
+        assert (DIGEST_TITLES[name] in out) == (name not in empty), (name, out)

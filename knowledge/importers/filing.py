@@ -228,14 +228,28 @@ def doc_prefix(filing: dict) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def _account_for(store: Store, filing: dict, account: str | None, path: Path) -> tuple[str, bool]:
-    """(account id, created). --account must exist; otherwise: the account already holding this company's
-    filings (same CIK), then the company name, else a new minimal account named after the company."""
+def _account_for(store: Store, filing: dict, account: str | None, path: Path,
+                 warnings: list[str] | None = None) -> tuple[str, bool]:
+    """(account id, created). --account must exist (found as Ask finds an account: name, alias, short or Chinese
+    name, typo), and a warning is added when the filing's company does not look like it; otherwise: the account
+    already holding this company's filings (same CIK), then the company name, else a new minimal account named
+    after the company."""
     if account:
-        found = store.find_account(account)
-        if found is None:
+        from skills.ask.resolve import find_account, same_company
+
+        found = find_account(store, account)
+        if found.candidates:
+            raise ProfileError(path, f"{account!r} names several accounts ({', '.join(found.candidates)}); give "
+                                     "more of the name", field="--account")
+        if found.account_id is None:
             raise ProfileError(path, f"no account named {account!r} (see `kam accounts`)", field="--account")
-        return found, False
+        summary = store.summaries([found.account_id])[0]
+        company = str(filing["company"])
+        if warnings is not None and not same_company(_name_candidates(company), [summary.name, *summary.aliases]):
+            warnings.append(f"{path}: the filing is by {company_name(company)} (CIK {str(filing['cik']).strip()}), "
+                            f"which does not look like the account {summary.name!r} it was attached to with "
+                            f"--account; check the name (kam import-filing FILE --account NAME again moves it)")
+        return found.account_id, False
     with store.session() as s:
         same_cik = s.scalars(select(DocumentRow.account_id)
                              .where(DocumentRow.id.like(f"10k-{str(filing['cik']).strip()}-%"))).first()
@@ -257,14 +271,18 @@ def _account_for(store: Store, filing: dict, account: str | None, path: Path) ->
     return account_id, True
 
 
-def import_filing(store: Store, path: Path, account: str | None = None) -> tuple[str, int, bool]:
-    """Attach one filing's sections to an account. Returns (account id, documents, changed)."""
+def import_filing(store: Store, path: Path, account: str | None = None,
+                  report: ImportReport | None = None) -> tuple[str, int, bool]:
+    """Attach one filing's sections to an account. Returns (account id, documents, changed); the accounts it
+    creates and its warnings go to `report` when given."""
     path = Path(path)
     filing = read_filing(path)
     sections = filing_sections(filing)
     if not sections:
         raise ProfileError(path, "no section with text (items 1, 6-8, 10 are all empty)")
-    account_id, created = _account_for(store, filing, account, path)
+    account_id, created = _account_for(store, filing, account, path, report.warnings if report else None)
+    if created and report is not None:
+        report.created.append(account_id)
     dated = dt.date.fromisoformat(str(filing.get("period_of_report") or filing["filing_date"]))
     year = str(filing["filing_date"])[:4]
     prefix = doc_prefix(filing)
@@ -296,7 +314,7 @@ def import_filings(store: Store, files: list[Path], account: str | None = None,
     report = ImportReport("10-K filings")
     for i, path in enumerate(files, 1):
         try:
-            account_id, docs, changed = import_filing(store, Path(path), account)
+            account_id, docs, changed = import_filing(store, Path(path), account, report)
             (report.imported if changed else report.unchanged).append(account_id)
             report.warnings.extend([] if docs else [f"{path}: no sections found"])
         except ProfileError as exc:

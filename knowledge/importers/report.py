@@ -16,8 +16,10 @@ class ImportReport:
     people: int = 0
     people_removed: list[str] = field(default_factory=list)  # emails no longer in people.yaml (access revoked)
     removed: list[str] = field(default_factory=list)  # accounts whose profile file is gone from the directory
+    created: list[str] = field(default_factory=list)  # accounts created with no rep as owner (import-filing)
     embedded: int = 0
-    chunks_unchanged: int = 0
+    chunks_unchanged: int = 0  # chunks of changed accounts whose text was the same (not embedded again)
+    chunks_kept: int = 0  # every chunk in the index left as it was, unchanged accounts' included
     chunks_deleted: int = 0
     not_indexed: list[tuple[str, str]] = field(default_factory=list)  # (account id, reason): stored, not searchable
 

@@ -24,7 +24,9 @@ _SPAN_RE = re.compile(r"(?:next|within|in the next|coming|past|last|in)\s+(\d+)\
 class Window:
     start: dt.date
     end: dt.date  # inclusive
-    label: str
+    label: str  # in English, for logs and the LLM
+    key: str = "next_days"  # how answers phrase it: a `windows` entry of skills/ask/phrasebook.yaml
+    values: tuple[tuple[str, object], ...] = ()  # that phrase's fields
 
 
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -83,49 +85,51 @@ def parse_window(question: str, today: dt.date) -> Window | None:
     if iso:
         day = dt.date.fromisoformat(iso.group(1))
         if before or by_end:
-            return Window(today, day - dt.timedelta(days=0 if by_end and not before else 1), f"before {day}")
+            return Window(today, day - dt.timedelta(days=0 if by_end and not before else 1), f"before {day}",
+                          "before_date", (("date", day.isoformat()),))
     if month:
         first = _month_start(month[0], month[1], today)
         last = first + relativedelta(months=1) - dt.timedelta(days=1)
         name = first.strftime("%B %Y")
         if before:
-            return Window(today, first - dt.timedelta(days=1), f"before {name}")
+            return Window(today, first - dt.timedelta(days=1), f"before {name}", "before_month", (("month", first),))
         if by_end:
-            return Window(today, last, f"by the end of {name}")
-        return Window(max(first, today), last, f"in {name}")
+            return Window(today, last, f"by the end of {name}", "by_end_of_month", (("month", first),))
+        return Window(max(first, today), last, f"in {name}", "in_month", (("month", first),))
     if re.search(r"this month|本月|这个月", q):
         end = dt.date(today.year, today.month, 1) + relativedelta(months=1) - dt.timedelta(days=1)
-        return Window(today, end, "this month")
+        return Window(today, end, "this month", "this_month")
     if re.search(r"next month|下个月|下月", q):
         first = dt.date(today.year, today.month, 1) + relativedelta(months=1)
-        return Window(first, first + relativedelta(months=1) - dt.timedelta(days=1), "next month")
+        return Window(first, first + relativedelta(months=1) - dt.timedelta(days=1), "next month", "next_month")
     if m := re.search(r"\bq([1-4])\b(?:\s+(\d{4}))?|(?:第)?([一二三四])季度", q):
         quarter = int(m.group(1)) if m.group(1) else _ZH_NUM[m.group(3)]
         first = _month_start(3 * quarter - 2, int(m.group(2)) if m.group(2) else None, today)
         if first + relativedelta(months=3) <= today:
             first += relativedelta(years=1)
         return Window(max(first, today), first + relativedelta(months=3) - dt.timedelta(days=1),
-                      f"in Q{quarter} {first.year}")
+                      f"in Q{quarter} {first.year}", "in_quarter",
+                      (("quarter", quarter), ("year", first.year)))
     if re.search(r"this quarter|本季度", q):
         first = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-        return Window(today, first + relativedelta(months=3) - dt.timedelta(days=1), "this quarter")
+        return Window(today, first + relativedelta(months=3) - dt.timedelta(days=1), "this quarter", "this_quarter")
     if re.search(r"next quarter|下季度|下个季度", q):
         first = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1) + relativedelta(months=3)
-        return Window(first, first + relativedelta(months=3) - dt.timedelta(days=1), "next quarter")
+        return Window(first, first + relativedelta(months=3) - dt.timedelta(days=1), "next quarter", "next_quarter")
     if re.search(r"(?:end of|by) (?:the )?year|year[- ]end|年底|年末", q):
-        return Window(today, dt.date(today.year, 12, 31), "by the end of the year")
+        return Window(today, dt.date(today.year, 12, 31), "by the end of the year", "end_of_year")
     if re.search(r"this week|本周|这周", q):
-        return Window(today, today + dt.timedelta(days=6 - today.weekday()), "this week")
+        return Window(today, today + dt.timedelta(days=6 - today.weekday()), "this week", "this_week")
     if re.search(r"next week|下周", q):
         start = today + dt.timedelta(days=7 - today.weekday())
-        return Window(start, start + dt.timedelta(days=6), "next week")
+        return Window(start, start + dt.timedelta(days=6), "next week", "next_week")
     if re.search(r"this year|今年", q):
-        return Window(today, dt.date(today.year, 12, 31), "this year")
+        return Window(today, dt.date(today.year, 12, 31), "this year", "this_year")
     if re.search(r"next year|明年", q):
-        return Window(dt.date(today.year + 1, 1, 1), dt.date(today.year + 1, 12, 31), "next year")
+        return Window(dt.date(today.year + 1, 1, 1), dt.date(today.year + 1, 12, 31), "next year", "next_year")
     n = _days(q)
     if n and not re.search(r"\b(?:past|last|ago)\b|过去|以来", q):
-        return Window(today, today + dt.timedelta(days=n), f"in the next {n} days")
+        return Window(today, today + dt.timedelta(days=n), f"in the next {n} days", "next_days", (("n", n),))
     return None
 
 

@@ -223,7 +223,7 @@ def _evidence_part(kb: KnowledgeBase, q: Query, aid: str, fx: AccountFacts, dims
     for e in found:
         h = e.hit
         title = h.text.split("\n", 1)[0].split(" - ", 1)[-1] if h.kind == "document" else \
-            f"{fx.name} {label(DIM_LABELS, fx.lang, h.dimension) if h.dimension else h.kind}"
+            f"{fx.name} {label(DIM_LABELS, fx.lang, h.dimension or h.kind)}"
         head = t(fx.lang, "evidence", title=title, date=h.updated.isoformat()) if h.updated else \
             t(fx.lang, "evidence_undated", title=title)
         lines += [head, f"- \"{e.text}\""]
@@ -456,7 +456,7 @@ def _portfolio(kb: KnowledgeBase, q: Query, g: Grounding, visible: set[str] | No
     if q.tier and not tiers:
         return Answer(answer=t(lang, "p_tiers_missing", tier=label(TIER_LABELS, lang, q.tier)), status="unknown",
                       language=lang)
-    result = pq.run(store, q, g, visible, today, tiers, kb.settings.kam_stale_days)
+    result = pq.run(store, q, g, visible, today, tiers, kb.settings.kam_stale_days, lang)
     rows = result.rows
     if result.subject == "accounts":
         for r in rows:
@@ -479,7 +479,7 @@ def _portfolio(kb: KnowledgeBase, q: Query, g: Grounding, visible: set[str] | No
     trace.accounts = list(dict.fromkeys(r.account_id for r in rows))
     if not rows:
         return Answer(answer=empty, status="answered", language=lang)
-    lines = [head] + [f"- **{r.account}**: {r.text}" for r in rows[:MAX_LIST]]
+    lines = [head] + [t(lang, "list_row", account=f"**{r.account}**", text=r.text) for r in rows[:MAX_LIST]]
     if len(rows) > MAX_LIST:
         lines.append(t(lang, "more", n=len(rows) - MAX_LIST))
     sources = _dedupe([Source(account=r.account, dimension=r.dimension, updated=r.updated, owner=r.owner,

@@ -18,12 +18,14 @@ from skills.ask.phrases import (
     DIM_LABELS,
     FIELD_LABELS,
     KIND_LABELS,
+    LABELS,
     METRIC_LABELS,
     ROLE_LABELS,
     TIER_LABELS,
     label,
     t,
 )
+from skills.ask.portfolio_answers import when
 
 
 @dataclass
@@ -60,8 +62,10 @@ class AccountFacts:
         return self.src(dim, sid if sid in self.chunk_ids else f"{self.id}:{dim}", self.p.dimension(dim).updated)
 
     def person(self, c: Contact) -> str:
-        extra = ", ".join(filter(None, [c.title, f"influence {c.influence}" if c.influence else None]))
-        return f"**{c.name}**" + (f" ({extra})" if extra else "")
+        level = label(LABELS["influence"], self.lang, c.influence) if c.influence else None
+        extra = t(self.lang, "person_extra_sep").join(
+            filter(None, [c.title, t(self.lang, "influence", level=level) if level else None]))
+        return f"**{c.name}**" + (t(self.lang, "paren", text=extra) if extra else "")
 
     def contact_source(self, c: Contact) -> Source:
         return self.src("contacts", self.contact_ids.get(id(c), f"{self.id}:contacts"), self.p.organisation.updated)
@@ -108,7 +112,7 @@ class AccountFacts:
             sources.append(self.dim_source("organisation"))
         for n in self.p.notes:
             if n.dimension == "organisation":
-                lines.append(f"- {n.date.isoformat()} ({n.by or '?'}): {n.text}")
+                lines.append(t(self.lang, "note_line_short", date=n.date.isoformat(), by=n.by or "?", text=n.text))
                 sources.append(self.src("organisation", self.note_ids.get(id(n), f"{self.id}:notes"), n.date))
         return Part(lines, sources, known=False)
 
@@ -207,23 +211,24 @@ class AccountFacts:
                        owner=self.owner_name)]
         sources = [self.dim_source(dim)] if section.updated or not section.is_empty() else []
         if section.summary:
-            lines.append(f"{dim_lbl.capitalize()}: {section.summary}" if self.lang == "en"
-                         else f"{dim_lbl}概要：{section.summary}")
+            lines.append(t(self.lang, "summary_line", dim=dim_lbl.capitalize() if self.lang == "en" else dim_lbl,
+                           summary=section.summary))
         for n in self.p.notes:
             if n.dimension == dim:
-                lines.append(f"- {n.date.isoformat()} ({n.by or '?'}): {n.text}")
+                lines.append(t(self.lang, "note_line_short", date=n.date.isoformat(), by=n.by or "?", text=n.text))
                 sources.append(self.src(dim, self.note_ids.get(id(n), f"{self.id}:notes"), n.date))
         return Part(lines, sources, known=False)
 
     def dimension(self, dim: str) -> Part:
-        body = dimension_text(self.p, dim)
+        words = LABELS["profile_fields"][self.lang] if self.lang != "en" else None
+        body = dimension_text(self.p, dim, words, t(self.lang, "colon"))
         if not body:
             return self._missing(dim, label(DIM_LABELS, self.lang, dim))
         lines = [t(self.lang, "dim", account=self.name, dim=label(DIM_LABELS, self.lang, dim)), body]
         sources = [self.dim_source(dim)]
         for n in self.p.notes[-3:]:
             if n.dimension == dim:
-                lines.append(f"- note {n.date.isoformat()} ({n.by or '?'}): {n.text}")
+                lines.append(t(self.lang, "note_line", date=n.date.isoformat(), by=n.by or "?", text=n.text))
                 sources.append(self.src(dim, self.note_ids.get(id(n), f"{self.id}:notes"), n.date))
         return Part(lines, sources)
 
@@ -241,9 +246,9 @@ class AccountFacts:
                     share = getattr(item, "share", None)
                     sat = getattr(item, "satisfaction", None)
                     if share is not None:
-                        bits.append(f"share {share * 100:.0f}%" if self.lang == "en" else f"份额 {share * 100:.0f}%")
+                        bits.append(f"{label(LABELS['profile_fields'], self.lang, 'share')} {share * 100:.0f}%")
                     if sat is not None:
-                        bits.append(f"satisfaction {sat:g}/5" if self.lang == "en" else f"满意度 {sat:g}/5")
+                        bits.append(f"{label(LABELS['profile_fields'], self.lang, 'satisfaction')} {sat:g}/5")
                     for extra in ("needs", "notes"):
                         if getattr(item, extra, None):
                             bits.append(getattr(item, extra))
@@ -252,7 +257,8 @@ class AccountFacts:
                     sources.append(self.dim_source(dim))
                     for n in self.p.notes:
                         if n.dimension == dim and key in n.text.casefold():
-                            lines.append(f"- note {n.date.isoformat()} ({n.by or '?'}): {n.text}")
+                            lines.append(t(self.lang, "note_line", date=n.date.isoformat(), by=n.by or "?",
+                                           text=n.text))
                             sources.append(self.src(dim, self.note_ids.get(id(n), f"{self.id}:notes"), n.date))
         for c in self.p.contacts:
             if c.name.casefold() in q:
@@ -299,11 +305,9 @@ class AccountFacts:
         chosen = (upcoming[:1] if kind and upcoming else upcoming) or wanted[-1:]
 
         def line(d) -> str:  # noqa: ANN001
-            days = (d.date - today).days
-            when = f"in {days} days" if days >= 0 else f"{-days} days ago"
-            if self.lang == "zh":
-                when = f"{days} 天后" if days >= 0 else f"{-days} 天前"
-            return f"- **{d.date.isoformat()}** {label(KIND_LABELS, self.lang, d.kind)}: {d.title} ({when})"
+            return "- " + t(self.lang, "date_line", date=f"**{d.date.isoformat()}**",
+                            kind=label(KIND_LABELS, self.lang, d.kind), title=d.title,
+                            when=when(self.lang, d.date, today))
 
         if chosen:
             return Part([t(self.lang, "dates", account=self.name), *(line(d) for d in chosen)], [source])
@@ -318,8 +322,10 @@ class AccountFacts:
         if not self.p.interactions:
             return Part([t(self.lang, "last_contact_none", account=self.name)], [], known=False)
         it = max(self.p.interactions, key=lambda i: i.date)
-        text = f"{it.date.isoformat()} {it.kind}" + (f" by {it.by}" if it.by else "") + (
-            f" - {it.summary}" if it.summary else "")
+        kind = label(LABELS["interactions"], self.lang, it.kind)
+        text = (t(self.lang, "interaction", date=it.date.isoformat(), kind=kind, by=it.by) if it.by
+                else t(self.lang, "interaction_anon", date=it.date.isoformat(), kind=kind)) + (
+            f" - {it.summary.rstrip('.。')}" if it.summary else "")
         sid = self.interaction_ids.get(id(it), f"{self.id}:interactions")
         return Part([t(self.lang, "last_contact", account=self.name, line=text)],
                     [self.src("interactions", sid, it.date)])
@@ -338,14 +344,16 @@ class AccountFacts:
             return Part([t(self.lang, "notes_none", account=self.name)], [], known=False)
         recent = sorted(self.p.notes, key=lambda n: n.date)[-3:]
         lines = [t(self.lang, "notes", account=self.name)]
-        lines += [f"- {n.date.isoformat()} [{n.dimension}] ({n.by or '?'}): {n.text}" for n in reversed(recent)]
+        lines += [t(self.lang, "note_row", date=n.date.isoformat(), dim=label(DIM_LABELS, self.lang, n.dimension),
+                    by=n.by or "?", text=n.text) for n in reversed(recent)]
         return Part(lines, [self.src(n.dimension, self.note_ids.get(id(n), f"{self.id}:notes"), n.date)
                             for n in reversed(recent)])
 
     def overview(self, tiers: dict[str, str], today: dt.date) -> Part:
-        extra = ", ".join(filter(None, [self.p.industry, self.p.region,
-                                        f"{tiers[self.id]} tier" if self.id in tiers else None,
-                                        f"owner {self.owner_name}"]))
+        tier = label(TIER_LABELS, self.lang, tiers[self.id]) if self.id in tiers else None
+        extra = t(self.lang, "person_extra_sep").join(filter(None, [
+            self.p.industry, self.p.region, t(self.lang, "overview_tier", tier=tier) if tier else None,
+            t(self.lang, "overview_owner", owner=self.owner_name)]))
         lines = [t(self.lang, "overview_head", account=f"**{self.name}**", extra=extra)]
         sources = [self.src(None, f"{self.id}:profile", None)]
         if self.p.background.summary:
@@ -353,11 +361,13 @@ class AccountFacts:
             sources.append(self.dim_source("background"))
         deciders = [c for c in self.p.contacts if c.role in ("decision_maker", "economic_buyer")]
         if deciders:
-            lines.append("; ".join(f"{label(ROLE_LABELS, self.lang, c.role)}: {self.person(c)}" for c in deciders))
+            lines.append("; ".join(t(self.lang, "overview_line", label=label(ROLE_LABELS, self.lang, c.role),
+                                     value=self.person(c)) for c in deciders))
             sources += [self.contact_source(c) for c in deciders]
         upcoming = [d for d in sorted(self.p.key_dates, key=lambda d: d.date) if d.date >= today][:1]
         for d in upcoming:
-            lines.append(f"{label(KIND_LABELS, self.lang, d.kind)}: {d.date.isoformat()} - {d.title}")
+            lines.append(t(self.lang, "overview_line", label=label(KIND_LABELS, self.lang, d.kind),
+                           value=f"{d.date.isoformat()} - {d.title}"))
             sources.append(self.src("key_dates", f"{self.id}:key_dates", None))
         return Part(lines, sources)
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from knowledge.db import AccountRow, ContactRow, DimensionRow, KeyDateRow
 from knowledge.profile import DIMENSIONS
 from knowledge.store import Store
+from skills.ask.phrases import DIM_LABELS, KIND_LABELS, LABELS, ROLE_LABELS, label, t
 from skills.cadence import last_contacts
 
 
@@ -56,8 +57,15 @@ def accounts_in_tier(store: Store, ids: set[str] | None, tier: str | None, tiers
     return sorted(rows, key=lambda r: r.sort)
 
 
+def when(lang: str, day: dt.date, today: dt.date) -> str:
+    """"in 3 days", "today", "2 days ago", in the answer's language."""
+    days = (day - today).days
+    return t(lang, "today") if days == 0 else t(lang, "in_days", days=days) if days > 0 else t(lang, "days_ago",
+                                                                                               days=-days)
+
+
 def dates_between(store: Store, ids: set[str] | None, start: dt.date, end: dt.date, today: dt.date,
-                  kinds: tuple[str, ...] | None = None) -> list[Row]:
+                  kinds: tuple[str, ...] | None = None, lang: str = "en") -> list[Row]:
     names = _accounts(store, ids)
     with store.session() as s:
         q = _in(select(KeyDateRow).where(KeyDateRow.date >= start, KeyDateRow.date <= end), KeyDateRow.account_id,
@@ -65,7 +73,8 @@ def dates_between(store: Store, ids: set[str] | None, start: dt.date, end: dt.da
         if kinds:
             q = q.where(KeyDateRow.kind.in_(kinds))
         found = [(k.account_id, k.date, k.kind, k.title) for k in s.scalars(q)]
-    rows = [Row(a, *names[a], f"{day.isoformat()} {kind}: {title} (in {(day - today).days} days)",
+    rows = [Row(a, *names[a], t(lang, "date_line", date=day.isoformat(), kind=label(KIND_LABELS, lang, kind),
+                                title=title, when=when(lang, day, today)),
                 f"{a}:key_dates", "key_dates", sort=(day, names[a][0].casefold()))
             for a, day, kind, title in found if a in names]
     return sorted(rows, key=lambda r: r.sort)
@@ -76,7 +85,7 @@ def _matches(name: str, wanted: str) -> bool:
     return a == b or (len(b) >= 3 and (b in a or a in b)) or fuzz.ratio(a, b) >= 88
 
 
-def where_listed(store: Store, ids: set[str] | None, name: str, dimension: str) -> list[Row]:
+def where_listed(store: Store, ids: set[str] | None, name: str, dimension: str, lang: str = "en") -> list[Row]:
     """Accounts whose suppliers / competitors / downstream items name `name` (typos tolerated)."""
     names = _accounts(store, ids)
     with store.session() as s:
@@ -90,10 +99,11 @@ def where_listed(store: Store, ids: set[str] | None, name: str, dimension: str) 
         for item in (data or {}).get("items", []):
             if _matches(item.get("name", ""), name):
                 bits = [item["name"]]
+                fields = LABELS["profile_fields"]
                 if item.get("share") is not None:
-                    bits.append(f"share {item['share'] * 100:.0f}%")
+                    bits.append(f"{label(fields, lang, 'share')} {item['share'] * 100:.0f}%")
                 if item.get("satisfaction") is not None:
-                    bits.append(f"satisfaction {item['satisfaction']:g}/5")
+                    bits.append(f"{label(fields, lang, 'satisfaction')} {item['satisfaction']:g}/5")
                 for extra in ("needs", "notes"):
                     if item.get(extra):
                         bits.append(item[extra])
@@ -102,7 +112,15 @@ def where_listed(store: Store, ids: set[str] | None, name: str, dimension: str) 
     return sorted(rows, key=lambda r: r.sort)
 
 
-def without_decision_maker(store: Store, ids: set[str] | None) -> list[Row]:
+def contacts_on_file(lang: str, roles: set[str]) -> str:
+    """"contacts on file: influencer, user" (or "no contacts on file"), in the answer's language."""
+    known = sorted(r for r in roles if r)
+    if not known:
+        return t(lang, "cond_no_contacts")
+    return t(lang, "contacts_on_file", roles=t(lang, "list_sep").join(label(ROLE_LABELS, lang, r) for r in known))
+
+
+def without_decision_maker(store: Store, ids: set[str] | None, lang: str = "en") -> list[Row]:
     names = _accounts(store, ids)
     with store.session() as s:
         q = _in(select(ContactRow.account_id, ContactRow.role), ContactRow.account_id, ids)
@@ -113,12 +131,11 @@ def without_decision_maker(store: Store, ids: set[str] | None) -> list[Row]:
     for a, (n, o) in names.items():
         have = roles.get(a, set())
         if not have & {"decision_maker", "economic_buyer"}:
-            known = ", ".join(sorted(r.replace("_", " ") for r in have if r)) or "no contacts"
-            rows.append(Row(a, n, o, f"contacts on file: {known}", f"{a}:contacts", "contacts", sort=(n.casefold(),)))
+            rows.append(Row(a, n, o, contacts_on_file(lang, have), f"{a}:contacts", "contacts", sort=(n.casefold(),)))
     return sorted(rows, key=lambda r: r.sort)
 
 
-def stale_accounts(store: Store, ids: set[str] | None, today: dt.date, days: int) -> list[Row]:
+def stale_accounts(store: Store, ids: set[str] | None, today: dt.date, days: int, lang: str = "en") -> list[Row]:
     names = _accounts(store, ids)
     with store.session() as s:
         q = _in(select(DimensionRow.account_id, DimensionRow.name, DimensionRow.updated), DimensionRow.account_id,
@@ -132,26 +149,32 @@ def stale_accounts(store: Store, ids: set[str] | None, today: dt.date, days: int
         for dim in DIMENSIONS:
             updated = dated.get(a, {}).get(dim)
             if updated is None:
-                never.append(dim)
+                never.append(label(DIM_LABELS, lang, dim))
             elif (today - updated).days > days:
-                old.append(f"{dim} ({updated.isoformat()}, {(today - updated).days} days)")
+                old.append(t(lang, "stale_dim", dim=label(DIM_LABELS, lang, dim), date=updated.isoformat(),
+                             days=(today - updated).days))
         if old or never:
-            text = "; ".join(filter(None, ["stale: " + ", ".join(old) if old else "",
-                                           "never filled: " + ", ".join(never) if never else ""]))
+            sep = t(lang, "list_sep")
+            text = "; ".join(filter(None, [t(lang, "stale_dims", dims=sep.join(old)) if old else "",
+                                           t(lang, "never_filled", dims=sep.join(never)) if never else ""]))
             oldest = min((dated[a][d] for d in dated.get(a, {}) if dated[a][d]), default=None)
             rows.append(Row(a, n, o, text, f"{a}:profile", None, oldest, sort=(-len(old) - len(never), n.casefold())))
     return sorted(rows, key=lambda r: r.sort)
 
 
-def not_contacted(store: Store, ids: set[str] | None, today: dt.date, days: int) -> list[Row]:
+def last_contact_text(lang: str, seen: dt.date | None, today: dt.date) -> str:
+    if seen is None:
+        return t(lang, "no_contact_on_record")
+    return t(lang, "last_contact_at", date=seen.isoformat(), ago=when(lang, seen, today))
+
+
+def not_contacted(store: Store, ids: set[str] | None, today: dt.date, days: int, lang: str = "en") -> list[Row]:
     names = _accounts(store, ids)
     last = last_contacts(store, ids)
     rows = []
     for a, (n, o) in names.items():
         seen = last.get(a)
         if seen is None or (today - seen).days > days:
-            text = (f"last contact {seen.isoformat()} ({(today - seen).days} days ago)" if seen
-                    else "no contact on record")
-            rows.append(Row(a, n, o, text, f"{a}:interactions", "interactions", seen,
+            rows.append(Row(a, n, o, last_contact_text(lang, seen, today), f"{a}:interactions", "interactions", seen,
                             sort=(seen or dt.date.min, n.casefold())))
     return sorted(rows, key=lambda r: r.sort)

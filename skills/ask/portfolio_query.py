@@ -17,7 +17,9 @@ from knowledge.db import AccountRow, ContactRow, MetricsRow
 from knowledge.profile import Contact
 from knowledge.store import Store
 from skills.ask import portfolio_answers as pa
+from skills.ask.dates import Window
 from skills.ask.ground import Grounding, ItemRef
+from skills.ask.phrases import LABELS, METRIC_LABELS, label, t
 from skills.ask.understand import Query
 from skills.cadence import last_contacts
 
@@ -39,40 +41,42 @@ class Result:
     subject: str  # accounts | key_dates | birthdays
     rows: list[pa.Row]
     conditions: list[tuple[str, dict]] = field(default_factory=list)  # what was applied (phrase key, values)
-    window: tuple[dt.date, dt.date, str] | None = None
+    window: tuple[dt.date, dt.date, Window] | None = None
     count_only: bool = False
 
 
-def _metric_text(metric: str, value: float | None) -> str:
-    return "n/a" if value is None else METRIC_FORMAT.get(metric, "{:g}").format(value)
+def _metric_text(metric: str, value: float | None, lang: str = "en") -> str:
+    return t(lang, "not_dated") if value is None else METRIC_FORMAT.get(metric, "{:g}").format(value)
 
 
 def run(store: Store, q: Query, g: Grounding, scope: set[str] | None, today: dt.date,
-        tiers: dict[str, str], stale_days: int) -> Result:
+        tiers: dict[str, str], stale_days: int, lang: str = "en") -> Result:
+    """The rows that answer a portfolio question; their text is in `lang` (the question's language)."""
     if q.has("birthday"):
-        return _birthdays(store, q, scope, today)
+        return _birthdays(store, q, scope, today, lang)
     kinds = [KIND_CONCEPTS[c] for c in q.concepts if c in KIND_CONCEPTS]
     dated = (q.has("key_dates") and "not_contacted" not in q.filters) and not (q.sort or q.threshold)
     if dated:
-        return _dates(store, q, scope, today, kinds)
-    return _accounts(store, q, g, scope, today, tiers, stale_days)
+        return _dates(store, q, scope, today, kinds, lang)
+    return _accounts(store, q, g, scope, today, tiers, stale_days, lang)
 
 
-def _window(q: Query, today: dt.date, default_days: int) -> tuple[dt.date, dt.date, str]:
+def _window(q: Query, today: dt.date, default_days: int) -> tuple[dt.date, dt.date, Window]:
     if q.window:
-        return q.window.start, q.window.end, q.window.label
+        return q.window.start, q.window.end, q.window
     days = q.days or default_days
-    return today, today + dt.timedelta(days=days), f"in the next {days} days"
+    end = today + dt.timedelta(days=days)
+    return today, end, Window(today, end, f"in the next {days} days", "next_days", (("n", days),))
 
 
-def _dates(store: Store, q: Query, scope: set[str] | None, today: dt.date, kinds: list[str]) -> Result:
+def _dates(store: Store, q: Query, scope: set[str] | None, today: dt.date, kinds: list[str], lang: str) -> Result:
     start, end, label = _window(q, today, DEFAULT_DATE_DAYS)
-    rows = pa.dates_between(store, scope, start, end, today, tuple(kinds) or None)
+    rows = pa.dates_between(store, scope, start, end, today, tuple(kinds) or None, lang)
     return Result("key_dates", rows, [("cond_kinds", {"kinds": kinds})] if kinds else [], (start, end, label),
                   q.count)
 
 
-def _birthdays(store: Store, q: Query, scope: set[str] | None, today: dt.date) -> Result:
+def _birthdays(store: Store, q: Query, scope: set[str] | None, today: dt.date, lang: str) -> Result:
     start, end, label = _window(q, today, DEFAULT_BIRTHDAY_DAYS)
     if q.window and q.window.label == "this month":  # a birthday earlier this month is still this month's
         start = today.replace(day=1)
@@ -94,9 +98,8 @@ def _birthdays(store: Store, q: Query, scope: set[str] | None, today: dt.date) -
             except ValueError:  # 29 February in a common year
                 continue
             if start <= day <= end:
-                days = (day - today).days
-                when = f"in {days} days" if days > 0 else ("today" if days == 0 else f"{-days} days ago")
-                text = f"{day.isoformat()} **{name}**" + (f" ({title})" if title else "") + f" ({when})"
+                text = t(lang, "birthday_line", date=day.isoformat(), name=f"**{name}**",
+                         title=t(lang, "paren", text=title) if title else "", when=pa.when(lang, day, today))
                 rows.append(pa.Row(aid, *names[aid], text, f"{aid}:contacts", "contacts", sort=(day, name)))
                 break
     rows.sort(key=lambda r: r.sort)
@@ -104,7 +107,7 @@ def _birthdays(store: Store, q: Query, scope: set[str] | None, today: dt.date) -
 
 
 def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, today: dt.date,
-              tiers: dict[str, str], stale_days: int) -> Result:
+              tiers: dict[str, str], stale_days: int, lang: str) -> Result:
     names = pa._accounts(store, scope)
     keep = set(names)
     extra: dict[str, list[str]] = {a: [] for a in names}
@@ -118,11 +121,11 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
     if items:
         listed: set[str] = set()
         for item in items:
-            for row in pa.where_listed(store, scope, item.name, item.dimension):
+            for row in pa.where_listed(store, scope, item.name, item.dimension, lang):
                 if row.account_id in item.account_ids:
                     listed.add(row.account_id)
-                    role = {"suppliers": "supplier", "competitors": "competitor"}.get(item.dimension, "customer")
-                    extra[row.account_id].append(f"{role} {row.text}")
+                    role = label(LABELS["item_roles"], lang, item.dimension)
+                    extra[row.account_id].append(t(lang, "item_listed", role=role, text=row.text))
                     sources.setdefault(row.account_id, (row.source_id, item.dimension))
         keep &= listed
         conditions.append(("cond_items", {"names": " / ".join(dict.fromkeys(i.name for i in items))}))
@@ -143,19 +146,19 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
             keep = {a for a in keep if not have.get(a)}
             conditions.append(("cond_no_contacts", {}))
         for a in keep:
-            known = ", ".join(sorted(r.replace("_", " ") for r in have.get(a, set()) if r)) or "no contacts"
-            extra[a].append(f"contacts on file: {known}")
+            extra[a].append(pa.contacts_on_file(lang, have.get(a, set())))
             sources.setdefault(a, (f"{a}:contacts", "contacts"))
     if "single_threaded" in q.filters:
         counts = _contact_counts(store, keep)
         keep = {a for a in keep if counts.get(a, 0) <= 1}
         for a in keep:
-            extra[a].append(f"{counts.get(a, 0)} contact" + ("" if counts.get(a, 0) == 1 else "s") + " on file")
+            n = counts.get(a, 0)
+            extra[a].append(t(lang, "contact_count_one") if n == 1 else t(lang, "contact_count", n=n))
             sources.setdefault(a, (f"{a}:contacts", "contacts"))
         conditions.append(("cond_single", {}))
     if "stale" in q.filters:
         days = q.days or stale_days
-        stale = {r.account_id: r for r in pa.stale_accounts(store, keep, today, days)}
+        stale = {r.account_id: r for r in pa.stale_accounts(store, keep, today, days, lang)}
         keep &= set(stale)
         for a in keep:
             extra[a].append(stale[a].text)
@@ -166,9 +169,7 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
         last = last_contacts(store, keep)
         keep = {a for a in keep if last.get(a) is None or (today - last[a]).days > days}
         for a in keep:
-            seen = last.get(a)
-            extra[a].append(f"last contact {seen.isoformat()} ({(today - seen).days} days ago)" if seen
-                            else "no contact on record")
+            extra[a].append(pa.last_contact_text(lang, last.get(a), today))
             sources.setdefault(a, (f"{a}:interactions", "interactions"))
         conditions.append(("cond_not_contacted", {"days": days}))
     metric = (q.sort or (None,))[0] or (q.threshold[0] if q.threshold else None)
@@ -183,12 +184,13 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
                     and (values[a] > bound if side == "above" else values[a] < bound)}
             conditions.append((f"cond_{side}", {"metric": metric, "value": _metric_text(metric, bound)}))
         for a in keep:
-            extra[a].insert(0, f"{metric.replace('_', ' ')} {_metric_text(metric, values.get(a))}")
+            extra[a].insert(0, t(lang, "metric_value", metric=label(METRIC_LABELS, lang, metric),
+                                 value=_metric_text(metric, values.get(a), lang)))
             sources.setdefault(a, (f"{a}:metrics", "metrics"))
     rows = []
     for a in keep:
         name, owner = names[a]
-        bits = extra[a] or [tiers.get(a, "untiered")]
+        bits = extra[a] or [tiers.get(a, "untiered")]  # a tier, framed by the engine
         sid, dim = sources.get(a, (f"{a}:tier" if not extra[a] else f"{a}:profile", "tier" if not extra[a] else None))
         rows.append(pa.Row(a, name, owner, "; ".join(bits), sid, dim, sort=(name.casefold(),)))
     if q.sort:

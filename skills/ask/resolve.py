@@ -259,3 +259,42 @@ def _fuzzy(q: str, table: NameTable, visible: set[str] | None, res: Resolution) 
     if best is not None:
         res.visible.append(best[3])
         res.spans.append((best[1], best[2]))
+
+
+@dataclass
+class Lookup:
+    """One account asked for by name (a command's argument, not a question)."""
+
+    account_id: str | None = None  # found and visible
+    hidden: str | None = None  # found, but the asker may not see it
+    candidates: list[str] = field(default_factory=list)  # the name matched several accounts equally
+
+
+def find_account(store: Store, name: str, visible: set[str] | None = None) -> Lookup:
+    """An account by id, name, alias, short name, Chinese name or typo: exactly the way Ask finds the account a
+    question names (`kam show`, `kam tiers explain`, the demo console use this too). `visible=None`: all accounts."""
+    exact = store.find_account(name.strip())
+    if exact is not None:
+        return Lookup(account_id=exact) if visible is None or exact in visible else Lookup(hidden=exact)
+    res = resolve(name, name_table(store), visible)
+    if len(res.visible) == 1:
+        return Lookup(account_id=res.visible[0])
+    if len(res.visible) > 1:
+        return Lookup(candidates=res.visible)
+    return Lookup(hidden=res.hidden[0]) if res.hidden else Lookup()
+
+
+def name_forms(name: str) -> set[str]:
+    """A name as the resolver knows it: normalised, plus the cores a rep types (legal form and "The" dropped,
+    Chinese place prefix and industry word dropped, a rare word of a longer name, pinyin)."""
+    return {normalise(name), *_cores(name)}
+
+
+def same_company(names: list[str], others: list[str], cutoff: float = 88) -> bool:
+    """Whether two lists of names (a name and its aliases) look like one company: a shared form, or two forms
+    that differ by a typo. "FEDEX CORP" and "FedEx"; not "ESTEE LAUDER COMPANIES INC" and "Hanshan Packaging Co."."""
+    mine = set().union(*(name_forms(n) for n in names))
+    theirs = set().union(*(name_forms(n) for n in others))
+    if mine & theirs:
+        return True
+    return any(fuzz.ratio(a, b) >= cutoff for a in mine for b in theirs if min(len(a), len(b)) >= 4)

@@ -13,9 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DATA = Path(__file__).parent / "data"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -116,6 +119,26 @@ class Vocabulary:
         self.title_ranks = set(data["title_ranks"])
         self.not_names = {normalise(w) for w in data["not_names"]["en"] + data["not_names"]["zh"]}
 
+    def dimension(self, text: str) -> str | None:
+        """The profile dimension a word or phrase names, in English or Chinese ("vendors", "organization",
+        "供应商"), by the `dim:` concepts above; None when it names none, or more than one."""
+        key = normalise(text)
+        if key in (label.removeprefix("dim:") for label in self.concepts if label.startswith("dim:")):
+            return key
+        matches = find_terms(key, self.concept_terms)
+        rest = key
+        for m in matches:
+            rest = rest[:m.start] + " " * (m.end - m.start) + rest[m.end:]
+        found = {m.label for m in matches}
+        if rest.strip(" ,/&'") or len(found) != 1 or not next(iter(found)).startswith("dim:"):
+            return None  # words left over, or another concept: not (only) a dimension
+        return next(iter(found)).removeprefix("dim:")
+
+    def dimension_names(self) -> dict[str, list[str]]:
+        """Each dimension with the words for it (English, then Chinese), for help and error messages."""
+        return {label.removeprefix("dim:"): [*spec.get("en", [])[:1], *spec.get("zh", [])[:1]]
+                for label, spec in self.concepts.items() if label.startswith("dim:")}
+
     def search_terms(self, label: str) -> str:
         return str(self.concepts.get(label, {}).get("search", ""))
 
@@ -151,6 +174,8 @@ class Examples:
         self.vectors = embedder.embed(self.texts)
 
     def nearest(self, vector: np.ndarray, k: int = 3) -> list[Neighbour]:
+        import numpy as np
+
         sims = self.vectors @ vector
         order = np.argsort(-sims, kind="stable")[:k]
         return [Neighbour(float(sims[i]), self.texts[i], self.labels[i]) for i in order]

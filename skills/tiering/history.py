@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from knowledge.db import AccountRow, utcnow
 from knowledge.profile import Person
 from knowledge.store import Store
 from skills.tiering.changes import TierChange, fmt_value, reason_line, score_drivers
 from skills.tiering.config import AXES, FACTOR_LABELS, FACTORS, TIERS, TieringConfig
+from skills.tiering.current import Override, _active_overrides, active_overrides, current_tiers  # noqa: F401
 from skills.tiering.models import TierHistoryRow, TierOverrideRow, TierReviewRow, TierStateRow
 from skills.tiering.scoring import (
     Placement,
@@ -49,21 +50,6 @@ class OverrideError(ValueError):
 
 
 @dataclass
-class Override:
-    id: int
-    account_id: str
-    tier: str
-    reason: str
-    by: str
-    created_at: dt.datetime
-    until: dt.date | None
-
-    def to_json(self) -> dict:
-        return {"tier": self.tier, "reason": self.reason, "by": self.by, "until": self.until,
-                "created_at": self.created_at}
-
-
-@dataclass
 class ReviewResult:
     review_id: int | None  # None for a dry run
     at: dt.datetime
@@ -84,32 +70,6 @@ class ReviewResult:
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i:i + _CHUNK]
-
-
-def _active_overrides(conn: Connection, today: dt.date, include_expired: bool = False) -> dict[str, Override]:
-    """The override in force per account (the newest one; setting one clears the older ones)."""
-    t = TierOverrideRow
-    q = select(t.id, t.account_id, t.tier, t.reason, t.by, t.created_at, t.until).where(t.cleared_at.is_(None))
-    if not include_expired:
-        q = q.where(or_(t.until.is_(None), t.until >= today))
-    out: dict[str, Override] = {}
-    for row in conn.execute(q.order_by(t.id)):
-        out[row.account_id] = Override(*row)
-    return out
-
-
-def active_overrides(store: Store, today: dt.date | None = None) -> dict[str, Override]:
-    with store.engine.connect() as conn:
-        return _active_overrides(conn, today or dt.date.today())
-
-
-def current_tiers(store: Store, today: dt.date | None = None) -> dict[str, str]:
-    """account id -> tier in force: the last review's placement, or an unexpired override. Unreviewed: absent."""
-    with store.engine.connect() as conn:
-        tiers = dict(conn.execute(select(TierStateRow.account_id, TierStateRow.tier)).all())
-        for account_id, ov in _active_overrides(conn, today or dt.date.today()).items():
-            tiers[account_id] = ov.tier
-    return tiers
 
 
 _STATE = (TierStateRow.tier, TierStateRow.high_importance, TierStateRow.high_strength,
