@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 
 from knowledge import limits
 from knowledge.db import AccountRow, DocumentRow
+from knowledge.history import diff, file_time, import_actor, record
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
 from knowledge.profile import AccountProfile, Background
@@ -228,7 +229,7 @@ def doc_prefix(filing: dict) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def _account_for(store: Store, filing: dict, account: str | None, path: Path) -> tuple[str, bool]:
+def _account_for(store: Store, filing: dict, account: str | None, path: Path, actor: str) -> tuple[str, bool]:
     """(account id, created). --account must exist; otherwise: the account already holding this company's
     filings (same CIK), then the company name, else a new minimal account named after the company."""
     if account:
@@ -253,18 +254,23 @@ def _account_for(store: Store, filing: dict, account: str | None, path: Path) ->
         background=Background(summary=f"Created from the {filing['filing_type']} filed {filing['filing_date']} "
                                       f"(CIK {filing['cik']})."),
     )
-    account_id, _ = store.save_profile(profile, f"filing:cik:{str(filing['cik']).strip()}")
+    result = store.import_profile(profile, f"filing:cik:{str(filing['cik']).strip()}", kind="filing", actor=actor,
+                                  origin=str(path), source_time=file_time(path))
+    account_id = result.account_id
     return account_id, True
 
 
-def import_filing(store: Store, path: Path, account: str | None = None) -> tuple[str, int, bool]:
-    """Attach one filing's sections to an account. Returns (account id, documents, changed)."""
+def import_filing(store: Store, path: Path, account: str | None = None,
+                  actor: str | None = None) -> tuple[str, int, bool]:
+    """Attach one filing's sections to an account, recorded in its history (`documents[ID]`).
+    Returns (account id, documents, changed)."""
     path = Path(path)
+    actor = actor or import_actor()
     filing = read_filing(path)
     sections = filing_sections(filing)
     if not sections:
         raise ProfileError(path, "no section with text (items 1, 6-8, 10 are all empty)")
-    account_id, created = _account_for(store, filing, account, path)
+    account_id, created = _account_for(store, filing, account, path, actor)
     dated = dt.date.fromisoformat(str(filing.get("period_of_report") or filing["filing_date"]))
     year = str(filing["filing_date"])[:4]
     prefix = doc_prefix(filing)
@@ -287,16 +293,23 @@ def import_filing(store: Store, path: Path, account: str | None = None) -> tuple
         s.execute(delete(DocumentRow).where(DocumentRow.id.like(prefix + "%")))
         s.flush()
         s.add_all(DocumentRow(**w) for w in wanted.values())
+        for acc in {d.account_id for d in old.values()} | {account_id}:
+            was = {k: d.title for k, d in old.items() if d.account_id == acc}
+            now = {k: w["title"] for k, w in wanted.items() if w["account_id"] == acc}
+            record(s, acc, diff({f"documents[{k}]": v for k, v in was.items()},
+                                {f"documents[{k}]": v for k, v in now.items()}),
+                   source="filing", actor=actor, origin=str(path))
     return account_id, len(wanted), True
 
 
 def import_filings(store: Store, files: list[Path], account: str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                   progress: Callable[[int, int], None] | None = None, actor: str | None = None) -> ImportReport:
     """Each file in its own transaction: a bad file is reported and skipped, the others still load."""
     report = ImportReport("10-K filings")
+    actor = actor or import_actor()
     for i, path in enumerate(files, 1):
         try:
-            account_id, docs, changed = import_filing(store, Path(path), account)
+            account_id, docs, changed = import_filing(store, Path(path), account, actor)
             (report.imported if changed else report.unchanged).append(account_id)
             report.warnings.extend([] if docs else [f"{path}: no sections found"])
         except ProfileError as exc:
