@@ -35,6 +35,8 @@ def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
                   f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
                   + (f", {report.people} people" if report.people else "")
+                  + (f", {report.changes} field changes" if report.changes else "")
+                  + (f", {len(report.conflicts)} conflicts" if report.conflicts else "")
                   + f"; index: {report.embedded} chunks embedded, {report.chunks_unchanged} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
     for _source, reason in report.skipped:
@@ -46,6 +48,13 @@ def print_report(report: ImportReport) -> None:
                       f"{', '.join(report.people_removed)}", highlight=False, soft_wrap=True)
     for account_id, reason in report.not_indexed:
         console.print(f"  [red]not indexed[/] {account_id}: {reason}", highlight=False, soft_wrap=True)
+    for c in report.conflicts[:50]:
+        kept = "the source's" if c["kept"] == "source" else "the product's"
+        console.print(f"  [yellow]conflict[/] {c['file']}: {c['account']}: {c['field']}: source "
+                      f"{c['source_value']!r}, product {c['product_value']!r}; kept {kept} (newer)",
+                      highlight=False, soft_wrap=True)
+    if len(report.conflicts) > 50:
+        console.print(f"  ... and {len(report.conflicts) - 50} more conflicts (see --json)")
     for warning in report.warnings[:50]:
         console.print(f"  [yellow]warning[/] {warning}", highlight=False, soft_wrap=True)
     if len(report.warnings) > 50:
