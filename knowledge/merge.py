@@ -58,4 +58,9 @@ def merge(base: dict[str, Any] | None, theirs: dict[str, Any], current: dict[str
                 conflicts.append(Conflict(path, t, c, "source" if source_wins else "product"))
         if value is not None:
             merged[path] = value
+    for path in list(merged):  # an item kept for a field changed in the product keeps its name (and so stays)
+        head, sep, _ = path.rpartition("].")
+        name = head + "].name"
+        if sep and name not in merged and (current.get(name) or theirs.get(name)):
+            merged[name] = current.get(name) or theirs.get(name)
     return merged, conflicts

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from slugify import slugify
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -229,8 +230,14 @@ class Store:
                 merged, conflicts = merge(base, theirs, current, source_time=source_time,
                                           changed_at=last_changed(s, row.id), scope=scope)
             records = profile if kind == "file" else before
-            after = AccountProfile.model_validate(
-                {**unflatten(merged), **{k: getattr(records, k) for k in RECORDS}} if records else unflatten(merged))
+            try:
+                after = AccountProfile.model_validate({**unflatten(merged), **{k: getattr(records, k) for k in RECORDS}}
+                                                      if records else unflatten(merged))
+            except ValidationError as exc:  # e.g. the file's shares plus a share changed in the product
+                err = exc.errors()[0]
+                raise ProfileError(source, f"merged with what the product holds, the profile is invalid: {err['msg']}"
+                                           " (see `kam history`; change the file or the product)",
+                                   field=".".join(str(p) for p in err["loc"])) from None
             if before is not None:
                 self._check_names(s, after, row.id, source)
             changes = self._write(s, row, before, after, records_from=source if kind == "file" else None,

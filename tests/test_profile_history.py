@@ -234,3 +234,35 @@ def test_cli_history_and_export(tmp_path):
     assert json.loads(out.stdout)["people"] > 0
     again = kam(home, "ingest", str(tmp_path / "out"), "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["imported"] == []
+
+
+def test_a_contact_removed_from_the_file_stays_when_the_product_changed_it_since(loaded):
+    store, data, hanshan = loaded
+    store.edit_profile(hanshan, {"contacts[Zhou Gang].title": "Plant Director, Nantong"}, source="slack",
+                       actor="bob@example.com")
+    path = data / "hanshan-packaging.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- name: Zhou Gang")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("- name:")
+               or not lines[i].startswith("  "))
+    path.write_text("".join(lines[:start] + lines[end:]))
+    stamp = time.time() - 3600
+    os.utime(path, (stamp, stamp))
+    report = ingest_dir(store, data)
+    assert report.ok
+    kept = [c for c in store.load_profile(hanshan).contacts if c.name == "Zhou Gang"]
+    assert [c.title for c in kept] == ["Plant Director, Nantong"]  # the rep's newer change is not lost
+    assert [c["field"] for c in report.conflicts] == ["contacts[Zhou Gang].title"]
+
+
+def test_a_merge_that_makes_an_invalid_profile_skips_the_file_and_keeps_everything(loaded):
+    store, data, hanshan = loaded
+    store.edit_profile(hanshan, {"suppliers.items[SMC].share": 0.6}, source="slack", actor="bob@example.com")
+    before, count = store.load_profile(hanshan), _count(store)
+    path = data / "hanshan-packaging.yaml"
+    _replace(path, "share: 0.3", "share: 0.5")  # Tetra Pak: 0.5 + SMC 0.6 > 100%
+    report = ingest_dir(store, data)
+    (source, reason), = report.skipped
+    assert source == str(path) and "suppliers" in reason and "more than 1" in reason
+    assert reason.startswith(f"{path.resolve()}: suppliers")
+    assert store.load_profile(hanshan) == before and _count(store) == count
