@@ -113,12 +113,12 @@ def last_changed(s: Session, account_id: str) -> dict[str, dt.datetime]:
 
 
 def load_base(s: Session, account_id: str, source_key: str) -> dict[str, Any] | None:
-    row = s.get(ProfileBaseRow, (account_id, source_key))
+    row = s.get(ProfileBaseRow, (account_id, source_key[:500]))
     return dict(row.fields) if row is not None else None
 
 
 def save_base(s: Session, account_id: str, source_key: str, fields: dict[str, Any]) -> None:
-    row = s.get(ProfileBaseRow, (account_id, source_key))
+    row = s.get(ProfileBaseRow, (account_id, source_key[:500]))
     if row is None:
         s.add(ProfileBaseRow(account_id=account_id, source_key=source_key[:500], fields=fields, at=utcnow()))
     elif row.fields != fields:

@@ -40,7 +40,7 @@ from knowledge.db import (
     utcnow,
 )
 from knowledge.fields import RECORDS, flatten, parse, records, unflatten
-from knowledge.history import Change, diff, last_changed, load_base, record, save_base
+from knowledge.history import SOURCES, Change, diff, last_changed, load_base, record, save_base
 from knowledge.loader import ProfileError
 from knowledge.merge import Conflict, merge
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
@@ -169,7 +169,8 @@ class Store:
     def save_profile(
         self, profile: AccountProfile, source: str, *, keep_other_sources: bool = True
     ) -> tuple[str, bool]:
-        """Import one profile file's account (see import_profile). Returns (id, changed)."""
+        """Import one profile file's account (see import_profile; records from other sources are always kept, so
+        `keep_other_sources` is only there for old callers). Returns (id, changed)."""
         result = self.import_profile(profile, source, kind="file")
         return result.account_id, result.changed
 
@@ -229,10 +230,10 @@ class Store:
                     base = current
                 merged, conflicts = merge(base, theirs, current, source_time=source_time,
                                           changed_at=last_changed(s, row.id), scope=scope)
-            records = profile if kind == "file" else before
+            kept = profile if kind == "file" else before  # whose records the merged profile carries
             try:
-                after = AccountProfile.model_validate({**unflatten(merged), **{k: getattr(records, k) for k in RECORDS}}
-                                                      if records else unflatten(merged))
+                after = AccountProfile.model_validate({**unflatten(merged), **{k: getattr(kept, k) for k in RECORDS}}
+                                                      if kept else unflatten(merged))
             except ValidationError as exc:  # e.g. the file's shares plus a share changed in the product
                 err = exc.errors()[0]
                 raise ProfileError(source, f"merged with what the product holds, the profile is invalid: {err['msg']}"
@@ -291,6 +292,8 @@ class Store:
         """The one write of a profile: store `after`'s fields (and, with `records_from`, its records as the
         profile-file records), add `add` as records of `source`, and record what changed. Nothing is written
         and the revision stays when nothing changes."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
         new = before is None
         if not new and flatten(before) == flatten(after) and not add and (
                 records_from is None or self._file_records_same(s, row.id, after)):
