@@ -41,7 +41,7 @@ from knowledge.db import (
 )
 from knowledge.fields import RECORDS, flatten, parse, records, unflatten
 from knowledge.history import SOURCES, Change, diff, last_changed, load_base, record, save_base
-from knowledge.loader import ProfileError
+from knowledge.loader import ProfileError, field_name
 from knowledge.merge import Conflict, merge
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
 from knowledge.settings import Settings
@@ -236,9 +236,11 @@ class Store:
                                                       if kept else unflatten(merged))
             except ValidationError as exc:  # e.g. the file's shares plus a share changed in the product
                 err = exc.errors()[0]
-                raise ProfileError(source, f"merged with what the product holds, the profile is invalid: {err['msg']}"
-                                           " (see `kam history`; change the file or the product)",
-                                   field=".".join(str(p) for p in err["loc"])) from None
+                error = ProfileError(source, f"merged with what the product holds, the profile is invalid: "
+                                             f"{err['msg']} (see `kam history`; change the file or the product)",
+                                     field=field_name(tuple(err["loc"])))
+                error.loc = tuple(err["loc"])  # the importer that has the file's text adds the line
+                raise error from None
             if before is not None:
                 self._check_names(s, after, row.id, source)
             changes = self._write(s, row, before, after, records_from=source if kind == "file" else None,

@@ -264,5 +264,6 @@ def test_a_merge_that_makes_an_invalid_profile_skips_the_file_and_keeps_everythi
     report = ingest_dir(store, data)
     (source, reason), = report.skipped
     assert source == str(path) and "suppliers" in reason and "more than 1" in reason
-    assert reason.startswith(f"{path.resolve()}: suppliers")
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("suppliers:"))
+    assert reason.startswith(f"{path.resolve()}:{line}: suppliers: ")
     assert store.load_profile(hanshan) == before and _count(store) == count

@@ -10,7 +10,7 @@ from pathlib import Path
 from knowledge.history import file_time, import_actor
 from knowledge.importers.report import ImportReport
 from knowledge.importers.sync import remove_vanished, sync_people
-from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile, read_bytes, shown
+from knowledge.loader import LoadedProfile, ProfileError, line_of, load_people, load_profile, read_bytes, shown
 from knowledge.store import Store, name_key
 
 PEOPLE_FILE = "people.yaml"
@@ -91,6 +91,8 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
                 report.warnings.append(f"{path}: owner {profile.owner!r} is not in people.yaml; only managers "
                                        "and admins will see this account")
         except ProfileError as exc:
+            if exc.loc is not None and exc.line is None:  # found by the merge: point at the line in the file
+                exc = ProfileError(exc.path, exc.message, line=line_of(item.text, exc.loc), field=exc.field)
             report.skipped.append((str(path), str(exc)))
         if progress:
             progress(i, len(loaded))
