@@ -267,3 +267,19 @@ def test_a_merge_that_makes_an_invalid_profile_skips_the_file_and_keeps_everythi
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("suppliers:"))
     assert reason.startswith(f"{path.resolve()}:{line}: suppliers: ")
     assert store.load_profile(hanshan) == before and _count(store) == count
+
+
+def test_a_handover_survives_the_next_ingest_and_moves_access(loaded):
+    store, data, hanshan = loaded
+    assert store.load_profile(hanshan).owner == "alice@example.com"
+    carol = store.person("carol@example.com")
+    assert hanshan not in store.visible_account_ids(carol)
+    store.edit_profile(hanshan, {"owner": "carol@example.com"}, source="handover", actor="mia@example.com")
+    _replace(data / "hanshan-packaging.yaml", "industry: ", "industry: Paper ", age=0)
+    assert ingest_dir(store, data).imported == [hanshan]
+    profile = store.load_profile(hanshan)
+    assert profile.owner == "carol@example.com" and profile.industry.startswith("Paper ")
+    assert hanshan in store.visible_account_ids(carol)
+    owner = [c for c in _history(store, hanshan) if c.path == "owner"]
+    assert [(c.old, c.new, c.source, c.actor) for c in owner][-1] == ("alice@example.com", "carol@example.com",
+                                                                      "handover", "mia@example.com")
