@@ -172,7 +172,7 @@ def test_removing_an_item_name_removes_the_item(loaded):
 
 
 def test_export_then_ingest_changes_nothing_on_the_samples(loaded, tmp_path):
-    store, _, hanshan = loaded
+    store, data, hanshan = loaded
     store.add_note(hanshan, "suppliers", "Tetra Pak offered a rebate", by="bob@example.com")
     store.add_interaction(hanshan, "call", dt.date(2026, 9, 2), "bob@example.com", "budget call")
     store.edit_profile(hanshan, {"finance.budget": "edited in Slack"}, source="slack", actor="bob@example.com")
@@ -182,8 +182,14 @@ def test_export_then_ingest_changes_nothing_on_the_samples(loaded, tmp_path):
     again = ingest_dir(store, tmp_path / "export")
     assert again.ok and again.imported == [] and again.conflicts == [] and again.removed == []
     assert _state(store) == state and _count(store) == count
-    exported = (tmp_path / "export" / f"{hanshan}.yaml").read_text()
+    exported = (tmp_path / "export" / "hanshan-packaging.yaml").read_text()  # named as the file it came from
     assert "Tetra Pak offered a rebate" in exported and "edited in Slack" in exported
+    # exported over the directory it was loaded from: the same files, and ingesting them changes nothing either
+    names = sorted(p.name for p in data.iterdir())
+    export_dir(store, data)
+    assert sorted(p.name for p in data.iterdir()) == names
+    again = ingest_dir(store, data)
+    assert again.ok and again.imported == [] and _state(store) == state and _count(store) == count
 
 
 def test_crm_import_keeps_rep_edits_and_export_round_trips(shared_data, store, tmp_path):
