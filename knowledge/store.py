@@ -220,6 +220,12 @@ class Store:
                 row = AccountRow(id=new_id, revision=0, indexed_revision=0, source=source, file_hash=digest)
                 s.add(row)
                 before, merged = None, theirs
+            elif row.file_hash == digest and scope is None:
+                # the same content as the account's last import (from this source, or from the file this one is a
+                # copy of): the source changed nothing since, so by the merge rules nothing of it can change
+                if kind == "file" and row.source != source and not os.path.lexists(row.source):
+                    row.source = source  # a moved file: remember where it lives now
+                return SaveResult(row.id, False)
             else:
                 before = self._profiles_from_rows(s, [row])[row.id]
                 current = flatten(before)
@@ -228,8 +234,11 @@ class Store:
                     base = load_base(s, row.id, row.source)  # a moved or copied file goes on from the old one
                 if base is None and row.source == source:  # stored before bases were kept: the source owned it
                     base = current
-                merged, conflicts = merge(base, theirs, current, source_time=source_time,
-                                          changed_at=last_changed(s, row.id), scope=scope)
+                if theirs == current:  # the common re-import: nothing to merge (and no history to read)
+                    merged = current
+                else:
+                    merged, conflicts = merge(base, theirs, current, source_time=source_time,
+                                              changed_at=last_changed(s, row.id), scope=scope)
             kept = profile if kind == "file" else before  # whose records the merged profile carries
             try:
                 after = AccountProfile.model_validate({**unflatten(merged), **{k: getattr(kept, k) for k in RECORDS}}
@@ -245,8 +254,8 @@ class Store:
                 self._check_names(s, after, row.id, source)
             changes = self._write(s, row, before, after, records_from=source if kind == "file" else None,
                                   source=kind, actor=actor, origin=origin or source)
-            if (before is None or changes) and scope is None:  # a scoped import leaves the account where it lives
-                row.source, row.file_hash = source, digest
+            if (before is None or changes or row.source == source) and scope is None:
+                row.source, row.file_hash = source, digest  # a scoped import leaves the account where it lives
             elif kind == "file" and row.source != source and digest == row.file_hash \
                     and not os.path.lexists(row.source):
                 row.source = source  # the same content from a moved file: remember where it lives now
@@ -312,7 +321,8 @@ class Store:
             if added is not None:
                 added.append(added_row)
         s.flush()
-        now = self._profiles_from_rows(s, [row])[row.id]
+        # a new account holds exactly `after` (nothing else can be there yet); otherwise read back what is stored
+        now = after if new and not add else self._profiles_from_rows(s, [row])[row.id]
         old = {**flatten(before), **records(before)} if before is not None else {}
         changes = record(s, row.id, diff(old, {**flatten(now), **records(now)}), source=source, actor=actor,
                          at=at, origin=origin)
@@ -378,7 +388,9 @@ class Store:
                             for i, c in enumerate(p.contacts)]
         rows[MetricsRow] = [{"account_id": account_id, **p.metrics.model_dump()}]
         if records:
-            left = self._file_records(s, account_id, p)
+            left = self._file_records(s, account_id, p) if not new else {
+                t: [_record_key(i) for i in items]
+                for t, items in ((KeyDateRow, p.key_dates), (InteractionRow, p.interactions), (NoteRow, p.notes))}
             for table, items in ((KeyDateRow, p.key_dates), (InteractionRow, p.interactions), (NoteRow, p.notes)):
                 for item in items:
                     if _record_key(item) in left[table]:
