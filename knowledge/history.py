@@ -15,13 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge.db import Base, utcnow
 
 SOURCES = ("file", "crm", "filing", "slack", "cli", "handover")
-MISSING: Any = None  # an absent field is stored and shown as null
 
 
 class ProfileChangeRow(Base):
@@ -96,8 +95,6 @@ def record(s: Session, account_id: str, changes: list[tuple[str, Any, Any]], *, 
     rows = [{"account_id": account_id, "path": p[:1000], "old": old, "new": new, "source": source,
              "actor": actor, "origin": origin[:1000] if origin else None, "at": at} for p, old, new in changes]
     if rows:
-        from sqlalchemy import insert
-
         s.execute(insert(ProfileChangeRow), rows)
     return [Change(account_id, p, old, new, source, actor, at, origin) for p, old, new in changes]
 

@@ -270,7 +270,8 @@ class Store:
 
         `fields`: {field path: new value}, paths as in knowledge/fields.py (`finance.revenue`,
         `contacts[Zhang Min].title`, `suppliers.items[SMC].share`); None removes the field, and removing an
-        item's `.name` (`contacts[Zhang Min].name`) removes the item. `add`: records (notes, interactions, key
+        item's `.name` (`contacts[Zhang Min].name`) removes the item; a new item is added by setting its `.name` (and
+        any other of its fields). `add`: records (notes, interactions, key
         dates) to add. `source`: slack | cli | handover (knowledge.history.SOURCES); `actor`: who (an email or
         Slack id). Raises KeyError for an unknown account and ValueError (a pydantic ValidationError) when the
         result is not a valid profile; nothing is written then. Returns the changes recorded (none when the

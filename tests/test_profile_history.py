@@ -289,3 +289,26 @@ def test_a_handover_survives_the_next_ingest_and_moves_access(loaded):
     owner = [c for c in _history(store, hanshan) if c.path == "owner"]
     assert [(c.old, c.new, c.source, c.actor) for c in owner][-1] == ("alice@example.com", "carol@example.com",
                                                                       "handover", "mia@example.com")
+
+
+def test_field_paths_round_trip_every_sample_and_odd_names():
+    from knowledge.fields import flatten, parse, unflatten
+    from knowledge.loader import load_profile
+    from knowledge.profile import AccountProfile
+
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        if path.stem == "people":
+            continue
+        profile = load_profile(path).profile
+        flat = flatten(profile)
+        assert all(parse(p) for p in flat)
+        records = {k: getattr(profile, k) for k in ("key_dates", "interactions", "notes")}
+        assert AccountProfile.model_validate({**unflatten(flat), **records}) == profile, path
+    odd = AccountProfile(account="A", owner="a@b.c", contacts=[
+        {"name": "Li [Wei]", "title": "CEO"}, {"name": "Li [Wei]", "title": "CFO"}, {"name": "a.b\\c", "title": "x"}])
+    flat = flatten(odd)
+    assert flat["contacts[Li [Wei\\]].title"] == "CEO" and flat["contacts[Li [Wei\\]#2].title"] == "CFO"
+    assert parse("contacts[Li [Wei\\]].title") == [("contacts", "Li [Wei]"), ("title", None)]
+    assert AccountProfile.model_validate(unflatten(flat)) == odd
+    with pytest.raises(ValueError):
+        parse("contacts[Li Wei]title")
