@@ -36,6 +36,8 @@ def print_report(report: ImportReport) -> None:
     console.print(f"[bold]{report.importer}[/]: {len(report.imported)} imported, {len(report.unchanged)} unchanged, "
                   f"{len(report.skipped)} skipped" + (f", {len(report.removed)} removed" if report.removed else "")
                   + (f", {report.people} people" if report.people else "")
+                  + (f", {report.changes} field changes" if report.changes else "")
+                  + (f", {len(report.conflicts)} conflicts" if report.conflicts else "")
                   + f"; index: {report.embedded} chunks embedded, {report.chunks_kept} unchanged, "
                   f"{report.chunks_deleted} removed", highlight=False)
     if report.created:
@@ -54,6 +56,13 @@ def print_report(report: ImportReport) -> None:
                       f"{', '.join(report.people_removed)}", highlight=False, soft_wrap=True)
     for account_id, reason in report.not_indexed:
         console.print(f"  [red]not indexed[/] {account_id}: {reason}", highlight=False, soft_wrap=True)
+    for c in report.conflicts[:50]:
+        kept = "the source's" if c["kept"] == "source" else "the product's"
+        console.print(f"  [yellow]conflict[/] {c['file']}: {c['account']}: {c['field']}: source "
+                      f"{c['source_value']!r}, product {c['product_value']!r}; kept {kept} (newer)",
+                      highlight=False, soft_wrap=True)
+    if len(report.conflicts) > 50:
+        console.print(f"  ... and {len(report.conflicts) - 50} more conflicts (see --json)")
     for warning in report.warnings[:50]:
         console.print(f"  [yellow]warning[/] {warning}", highlight=False, soft_wrap=True)
     if len(report.warnings) > 50:
@@ -130,7 +139,7 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
     _sync_and_report(report, as_json)
 
 
-def _resolve(name: str) -> str:
+def resolve_account(name: str) -> str:
     """An account as Ask finds one (skills/ask/resolve.py): id, name, alias, short name, Chinese name, typo."""
     from skills.ask.resolve import find_account, name_table
 
@@ -211,7 +220,7 @@ def show(account: str = typer.Argument(..., help="account name, alias, short or 
 
     dimension = dimension_named(dimension)
     store, settings = ctx().store, ctx().settings
-    account_id = _resolve(account)
+    account_id = resolve_account(account)
     profile = store.load_profile(account_id)
     q = quality(profile, settings.kam_required_fields, dt.date.today(), settings.kam_stale_days)
     if as_json:

@@ -6,11 +6,22 @@ import sys
 
 import typer
 
-from cli import ask_cmds, bot_cmds, demo_cmd, errors, knowledge_cmds, schedule_cmds, slack_sim_cmd, tiers_cmds
+from cli import (
+    ask_cmds,
+    bot_cmds,
+    demo_cmd,
+    errors,
+    history_cmds,
+    knowledge_cmds,
+    schedule_cmds,
+    slack_sim_cmd,
+    tiers_cmds,
+)
 
 app = typer.Typer(help="kam-bot: key-account knowledge, answers, nudges and tiers.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 knowledge_cmds.register(app)
+history_cmds.register(app)
 demo_cmd.register(app)
 tiers_cmds.register(app)
 ask_cmds.register(app)

@@ -33,7 +33,7 @@ def _config(path: Path | None = None) -> TieringConfig:
 
 
 def _resolve(name: str) -> str:
-    from cli.knowledge_cmds import _resolve as resolve
+    from cli.knowledge_cmds import resolve_account as resolve
 
     return resolve(name)
 

@@ -26,6 +26,7 @@ class ProfileError(Exception):
 
     def __init__(self, path: Path | str, message: str, line: int | None = None, field: str | None = None):
         self.path, self.message, self.line, self.field = str(path), message, line, field
+        self.loc: tuple | None = None  # the field's location in the profile, when the line is not known yet
         where = self.path + (f":{line}" if line else "")
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
 
@@ -240,6 +241,10 @@ def validation_error(path: Path, text: str, model: type[BaseModel], exc: Validat
     if len(errors) > 1:
         message += f" (+{len(errors) - 1} more error{'s' if len(errors) > 2 else ''} in this file)"
     return ProfileError(path, message, line=_line_of(text, loc), field=_field_name(loc))
+
+
+line_of = _line_of  # for importers that locate a field found invalid after loading (a merge)
+field_name = _field_name
 
 
 @dataclass

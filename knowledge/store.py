@@ -6,11 +6,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import ValidationError
 from slugify import slugify
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,8 +37,12 @@ from knowledge.db import (
     make_engine,
     session_factory,
     upsert,
+    utcnow,
 )
-from knowledge.loader import ProfileError
+from knowledge.fields import RECORDS, flatten, parse, records, unflatten
+from knowledge.history import SOURCES, Change, diff, last_changed, load_base, record, save_base
+from knowledge.loader import ProfileError, field_name
+from knowledge.merge import Conflict, merge
 from knowledge.profile import DIMENSIONS, AccountProfile, Contact, Interaction, KeyDate, Metrics, Note, Person
 from knowledge.settings import Settings
 
@@ -51,6 +58,14 @@ def name_key(name: str) -> str:
 def profile_hash(profile: AccountProfile) -> str:
     payload = json.dumps(profile.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class SaveResult:
+    account_id: str
+    changed: bool
+    conflicts: list[Conflict] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
 
 @dataclass
@@ -158,57 +173,205 @@ class Store:
     def save_profile(
         self, profile: AccountProfile, source: str, *, keep_other_sources: bool = True
     ) -> tuple[str, bool]:
-        """Insert or replace one account from its profile, in one transaction. Returns (id, changed).
+        """Import one profile file's account (see import_profile; records from other sources are always kept, so
+        `keep_other_sources` is only there for old callers). Returns (id, changed)."""
+        result = self.import_profile(profile, source, kind="file")
+        return result.account_id, result.changed
 
-        Records that came from elsewhere (notes captured in Slack, CRM interactions, filings) are kept.
+    def import_profile(self, profile: AccountProfile, source: str, *, kind: str, base_key: str | None = None,
+                       actor: str | None = None, origin: str | None = None,
+                       source_time: dt.datetime | None = None, account_id: str | None = None,
+                       scope: set[str] | None = None) -> SaveResult:
+        """Merge an imported profile into the store, field by field, in one transaction (docs/profile-format.md,
+        "Merge rules"; knowledge/merge.py): a field the source did not change since its last import never
+        overwrites what the product holds; when both changed the newer wins and the conflict is returned.
+
+        `source` names where the account lives (a file path, "crm:DIR#name"); `kind` is the history's source
+        (file, crm, filing); `base_key` the import source the base snapshot is kept under (default `source`);
+        `source_time` when the source was last changed (default now); `account_id` the account to merge into
+        (default: found by name, else by `source`); `scope` the only field paths this import may change.
+        A `file` import also replaces the account's records that came from profile files (key dates,
+        interactions, notes); records from elsewhere (Slack, the CRM) are kept.
         Two processes saving the same account: an existing row is locked (the second waits for the first), and a
         new account created by both at once fails one insert; that one is retried once as an update.
         """
+        args = (profile, source, kind, base_key or source, actor, origin, source_time or utcnow(), account_id, scope)
         try:
-            return self._save_profile(profile, source, keep_other_sources)
+            return self._import_profile(*args)
         except (IntegrityError, _CreatedMeanwhile):
             log.warning("account %r was created by another writer at the same time; saving over it", profile.account)
         try:
-            return self._save_profile(profile, source, keep_other_sources)
+            return self._import_profile(*args)
         except (IntegrityError, _CreatedMeanwhile) as exc:
             raise ProfileError(source, f"account {profile.account!r} is being written by another process at the same "
                                        "time (two imports of the same account); run this import again when the "
                                        f"other one is done ({type(getattr(exc, 'orig', exc)).__name__})",
                                field="account") from None
 
-    def _save_profile(self, profile: AccountProfile, source: str, keep_other_sources: bool) -> tuple[str, bool]:
+    def _import_profile(self, profile: AccountProfile, source: str, kind: str, base_key: str, actor: str | None,
+                        origin: str | None, source_time: dt.datetime, account_id: str | None,
+                        scope: set[str] | None) -> SaveResult:
+        theirs = flatten(profile)
         digest = profile_hash(profile)
         with self.session() as s:
-            row = self.find_by_source_or_name(s, profile, source)
-            if row is not None and row.file_hash == digest:
-                row.source = source  # same content from a moved file: remember where it lives now
-                return row.id, False
-            account_id = row.id if row else self.account_id_for(s, profile.account)
-            is_new = row is None
-            self._check_names(s, profile, account_id, source, is_new)
-            if row is None:
-                row = AccountRow(id=account_id, revision=1, indexed_revision=0)
-                s.add(row)
+            if account_id is not None:
+                row = s.scalars(select(AccountRow).where(AccountRow.id == account_id).with_for_update()).first()
             else:
-                row.revision += 1
-            row.name, row.name_key = profile.account, name_key(profile.account)
-            row.owner, row.team = _ident(profile.owner), [_ident(t) for t in profile.team]
-            row.industry, row.region, row.source, row.file_hash = profile.industry, profile.region, source, digest
-            s.flush()
-            self._replace_children(s, account_id, profile, keep_other_sources, new=is_new)
-            return account_id, True
+                row = self.find_by_source_or_name(s, profile, source)
+            conflicts: list[Conflict] = []
+            if row is None:
+                new_id = self.account_id_for(s, profile.account)
+                self._check_names(s, profile, new_id, source, is_new=True)
+                row = AccountRow(id=new_id, revision=0, indexed_revision=0, source=source, file_hash=digest)
+                s.add(row)
+                before, merged = None, theirs
+            elif row.file_hash == digest and scope is None:
+                # the same content as the account's last import (from this source, or from the file this one is a
+                # copy of): the source changed nothing since, so by the merge rules nothing of it can change
+                if kind == "file" and row.source != source and not os.path.lexists(row.source):
+                    row.source = source  # a moved file: remember where it lives now
+                return SaveResult(row.id, False)
+            else:
+                before = self._profiles_from_rows(s, [row])[row.id]
+                current = flatten(before)
+                base = load_base(s, row.id, base_key)
+                if base is None and kind == "file" and row.source != source:
+                    base = load_base(s, row.id, row.source)  # a moved or copied file goes on from the old one
+                if base is None and row.source == source:  # stored before bases were kept: the source owned it
+                    base = current
+                if theirs == current:  # the common re-import: nothing to merge (and no history to read)
+                    merged = current
+                else:
+                    merged, conflicts = merge(base, theirs, current, source_time=source_time,
+                                              changed_at=last_changed(s, row.id), scope=scope)
+            kept = profile if kind == "file" else before  # whose records the merged profile carries
+            try:
+                after = AccountProfile.model_validate({**unflatten(merged), **{k: getattr(kept, k) for k in RECORDS}}
+                                                      if kept else unflatten(merged))
+            except ValidationError as exc:  # e.g. the file's shares plus a share changed in the product
+                err = exc.errors()[0]
+                error = ProfileError(source, f"merged with what the product holds, the profile is invalid: "
+                                             f"{err['msg']} (see `kam history`; change the file or the product)",
+                                     field=field_name(tuple(err["loc"])))
+                error.loc = tuple(err["loc"])  # the importer that has the file's text adds the line
+                raise error from None
+            if before is not None:
+                self._check_names(s, after, row.id, source)
+            changes = self._write(s, row, before, after, records_from=source if kind == "file" else None,
+                                  source=kind, actor=actor, origin=origin or source)
+            if (before is None or changes or row.source == source) and scope is None:
+                row.source, row.file_hash = source, digest  # a scoped import leaves the account where it lives
+            elif kind == "file" and row.source != source and digest == row.file_hash \
+                    and not os.path.lexists(row.source):
+                row.source = source  # the same content from a moved file: remember where it lives now
+            save_base(s, row.id, base_key, theirs)
+            return SaveResult(row.id, bool(changes) or before is None, conflicts, changes)
 
-    def _replace_children(self, s: Session, account_id: str, p: AccountProfile, keep_other: bool,
+    def edit_profile(self, account_id: str, fields: Mapping[str, Any] | None = None, *,
+                     add: Sequence[Note | Interaction | KeyDate] = (), source: str, actor: str | None,
+                     origin: str | None = None, at: dt.datetime | None = None) -> list[Change]:
+        """Change an account from inside the product (Slack, a handover, the CLI), in one transaction, recording
+        every change in the history. This is the entry point for editing modals.
+
+        `fields`: {field path: new value}, paths as in knowledge/fields.py (`finance.revenue`,
+        `contacts[Zhang Min].title`, `suppliers.items[SMC].share`); None removes the field, and removing an
+        item's `.name` (`contacts[Zhang Min].name`) removes the item; a new item is added by setting its `.name` (and
+        any other of its fields). `add`: records (notes, interactions, key
+        dates) to add. `source`: slack | cli | handover (knowledge.history.SOURCES); `actor`: who (an email or
+        Slack id). Raises KeyError for an unknown account and ValueError (a pydantic ValidationError) when the
+        result is not a valid profile; nothing is written then. Returns the changes recorded (none when the
+        values were already as asked).
+        """
+        with self.session() as s:
+            row = s.scalars(select(AccountRow).where(AccountRow.id == account_id).with_for_update()).first()
+            if row is None:
+                raise KeyError(account_id)
+            before = self._profiles_from_rows(s, [row])[account_id]
+            flat = flatten(before)
+            for path, value in (fields or {}).items():
+                parse(path)  # a malformed path is an error, not a silent new field
+                if value is None:
+                    flat.pop(path, None)
+                    if path.endswith("].name"):
+                        item = path[: -len("name")]
+                        flat = {p: v for p, v in flat.items() if not p.startswith(item)}
+                else:
+                    flat[path] = value
+            after = AccountProfile.model_validate({**unflatten(flat), **{k: getattr(before, k) for k in RECORDS}})
+            self._check_names(s, after, account_id, row.source)
+            return self._write(s, row, before, after, records_from=None, add=add, source=source, actor=actor,
+                               origin=origin, at=at)
+
+    def _write(self, s: Session, row: AccountRow, before: AccountProfile | None, after: AccountProfile, *,
+               records_from: str | None, source: str, actor: str | None, origin: str | None,
+               add: Sequence[Note | Interaction | KeyDate] = (), at: dt.datetime | None = None,
+               added: list | None = None) -> list[Change]:
+        """The one write of a profile: store `after`'s fields (and, with `records_from`, its records as the
+        profile-file records), add `add` as records of `source`, and record what changed. Nothing is written
+        and the revision stays when nothing changes."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+        new = before is None
+        if not new and flatten(before) == flatten(after) and not add and (
+                records_from is None or self._file_records_same(s, row.id, after)):
+            return []
+        row.name, row.name_key = after.account, name_key(after.account)
+        row.owner, row.team = _ident(after.owner), [_ident(t) for t in after.team]
+        row.industry, row.region = after.industry, after.region
+        s.flush()
+        self._replace_children(s, row.id, after, records=records_from is not None, new=new)
+        for item in add:
+            table = {Note: NoteRow, Interaction: InteractionRow, KeyDate: KeyDateRow}[type(item)]
+            added_row = table(account_id=row.id, source=source, **item.model_dump())
+            s.add(added_row)
+            if added is not None:
+                added.append(added_row)
+        s.flush()
+        # a new account holds exactly `after` (nothing else can be there yet); otherwise read back what is stored
+        now = after if new and not add else self._profiles_from_rows(s, [row])[row.id]
+        old = {**flatten(before), **records(before)} if before is not None else {}
+        changes = record(s, row.id, diff(old, {**flatten(now), **records(now)}), source=source, actor=actor,
+                         at=at, origin=origin)
+        if changes or new:
+            row.revision = (row.revision or 0) + 1
+        return changes
+
+    def _file_records_same(self, s: Session, account_id: str, p: AccountProfile) -> bool:
+        stored = {t: sorted(_record_key(r) for r in s.scalars(select(t).where(t.account_id == account_id,
+                                                                                t.source == "profile")))
+                  for t in (KeyDateRow, InteractionRow, NoteRow)}
+        return stored == self._file_records(s, account_id, p)
+
+    def _file_records(self, s: Session, account_id: str, p: AccountProfile) -> dict[type, list[tuple]]:
+        """The profile's records that are not already there from another source (an exported note from Slack
+        read back from its file is the same note, not a second one), as sorted keys per table."""
+        others: dict[type, list[tuple]] = {}
+        for t in (KeyDateRow, InteractionRow, NoteRow):
+            others[t] = [_record_key(r) for r in s.scalars(select(t).where(t.account_id == account_id,
+                                                                           t.source != "profile"))]
+        out: dict[type, list[tuple]] = {}
+        for t, items in ((KeyDateRow, p.key_dates), (InteractionRow, p.interactions), (NoteRow, p.notes)):
+            pool = list(others[t])
+            keep = []
+            for item in items:
+                key = _record_key(item)
+                if key in pool:
+                    pool.remove(key)
+                else:
+                    keep.append(key)
+            out[t] = sorted(keep)
+        return out
+
+    def _replace_children(self, s: Session, account_id: str, p: AccountProfile, records: bool,
                           new: bool = False) -> None:
         """Replace the account's rows with the profile's. Inserts go as one executemany per table (the ORM's
         bulk path): per-object unit-of-work bookkeeping was most of an import's time."""
         if not new:  # a brand-new id has no rows to delete (foreign keys are enforced)
             for table in (AliasRow, DimensionRow, ContactRow, MetricsRow, AccountMemberRow):
                 s.execute(delete(table).where(table.account_id == account_id))
-            for table in (KeyDateRow, InteractionRow, NoteRow):
-                cond = table.account_id == account_id
-                s.execute(delete(table).where(cond, table.source == "profile") if keep_other
-                          else delete(table).where(cond))
+            if records:  # the profile file's records; those from elsewhere (Slack, the CRM) stay
+                for table in (KeyDateRow, InteractionRow, NoteRow):
+                    s.execute(delete(table).where(table.account_id == account_id, table.source == "profile"))
         rows: dict[type, list[dict]] = {}
         seen_alias = set()
         for alias in p.aliases:
@@ -229,12 +392,17 @@ class Store:
                     {"account_id": account_id, "name": dim, "data": data, "updated": section.updated})
         rows[ContactRow] = [{"account_id": account_id, "position": i, **c.model_dump()}
                             for i, c in enumerate(p.contacts)]
-        rows[KeyDateRow] = [{"account_id": account_id, "source": "profile", **d.model_dump()} for d in p.key_dates]
-        rows[InteractionRow] = [{"account_id": account_id, "source": "profile", **it.model_dump()}
-                                for it in p.interactions]
         rows[MetricsRow] = [{"account_id": account_id, **p.metrics.model_dump()}]
-        rows[NoteRow] = [{"account_id": account_id, "source": "profile", **n.model_dump()}
-                         for n in p.notes]
+        if records:
+            left = self._file_records(s, account_id, p) if not new else {
+                t: [_record_key(i) for i in items]
+                for t, items in ((KeyDateRow, p.key_dates), (InteractionRow, p.interactions), (NoteRow, p.notes))}
+            for table, items in ((KeyDateRow, p.key_dates), (InteractionRow, p.interactions), (NoteRow, p.notes)):
+                for item in items:
+                    if _record_key(item) in left[table]:
+                        left[table].remove(_record_key(item))
+                        rows.setdefault(table, []).append({"account_id": account_id, "source": "profile",
+                                                           **item.model_dump()})
         for table, values in rows.items():
             if values:
                 s.execute(insert(table), values)
@@ -244,22 +412,29 @@ class Store:
 
     def add_note(self, account_id: str, dimension: str, text: str, by: str | None, on: dt.date | None = None,
                  source: str = "slack") -> int:
+        """A note captured outside the profile file (Slack, the CLI), recorded in the history; returns its id."""
         if dimension not in DIMENSIONS:
             raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
-        with self.session() as s:
-            row = NoteRow(account_id=account_id, date=on or dt.date.today(), dimension=dimension, by=by,
-                          text=text, source=source)
-            s.add(row)
-            self.bump(s, account_id)
-            s.flush()
-            return row.id
+        note = Note(date=on or dt.date.today(), dimension=dimension, by=by, text=text)
+        added: list = []
+        self._add_records(account_id, [note], source=source, actor=by, added=added)
+        return int(added[0].id)
 
     def add_interaction(self, account_id: str, kind: str, on: dt.date, by: str | None, summary: str | None,
                         source: str = "slack") -> None:
-        Interaction(date=on, kind=kind, by=by, summary=summary)  # validate
+        """A visit, call, meeting or email logged outside the profile file, recorded in the history."""
+        item = Interaction(date=on, kind=kind, by=by, summary=summary)  # validates
+        self._add_records(account_id, [item], source=source, actor=by)
+
+    def _add_records(self, account_id: str, items: list, *, source: str, actor: str | None,
+                     added: list | None = None) -> None:
         with self.session() as s:
-            s.add(InteractionRow(account_id=account_id, date=on, kind=kind, by=by, summary=summary, source=source))
-            self.bump(s, account_id)
+            row = s.scalars(select(AccountRow).where(AccountRow.id == account_id).with_for_update()).first()
+            if row is None:
+                raise KeyError(account_id)
+            before = self._profiles_from_rows(s, [row])[account_id]
+            self._write(s, row, before, before, records_from=None, add=items, source=source, actor=actor,
+                        origin=None, added=added)
 
     # ------------------------------------------------------------- reading
     def account_ids(self) -> list[str]:
@@ -289,6 +464,13 @@ class Store:
             if row is None:
                 return None
             return self._profiles_from_rows(s, [row])[account_id]
+
+    def profile_in(self, s: Session, account_id: str) -> AccountProfile:
+        """The account as one profile, read inside an open session (a transaction that is writing it)."""
+        row = s.get(AccountRow, account_id)
+        if row is None:
+            raise KeyError(account_id)
+        return self._profiles_from_rows(s, [row])[account_id]
 
     def load_profiles(self, ids: Iterable[str]) -> dict[str, AccountProfile]:
         """Many accounts at once: one query per table for every LOAD_CHUNK accounts, not one session each."""
@@ -417,6 +599,15 @@ class Store:
         with self.session() as s:
             rows = s.scalars(select(YearlyRevenueRow).where(YearlyRevenueRow.account_id == account_id))
             return {r.year: r.revenue for r in rows}
+
+
+def _record_key(r: object) -> tuple:
+    """A key date, interaction or note (model or row) as comparable values."""
+    if isinstance(r, KeyDate | KeyDateRow):
+        return (r.date, r.kind, r.title, tuple(r.remind) if r.remind is not None else None)
+    if isinstance(r, Interaction | InteractionRow):
+        return (r.date, r.kind, r.by or "", r.summary or "")
+    return (r.date, r.dimension, r.by or "", r.text)
 
 
 def _ident(value: str) -> str:

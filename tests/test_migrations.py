@@ -28,14 +28,16 @@ def test_a_database_from_before_migrations_upgrades_in_place(settings):
     with store.engine.begin() as c:  # the schema as the previous version left it
         c.execute(text("DROP TABLE alembic_version"))
         c.execute(text("ALTER TABLE aliases DROP COLUMN position"))
-        for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta"):
+        for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta", "profile_changes",
+                      "profile_bases"):
             c.execute(text(f"DROP TABLE {table}"))
     store.engine.dispose()
     upgraded = Store(settings)
     assert upgraded.migrations[:2] == ["an existing database without migrations: taken as revision 0001",
-                                       "upgraded from revision 0001 to 0002"]
+                                       "upgraded from revision 0001 to 0003"]
     assert "chunks" in upgraded.migrations[2]
     assert "position" in {col["name"] for col in inspect(upgraded.engine).get_columns("aliases")}
+    assert {"profile_changes", "profile_bases"} <= set(inspect(upgraded.engine).get_table_names())
     assert upgraded.load_profile(acme).aliases == aliases  # file order kept through the upgrade
     upgraded.engine.dispose()
 

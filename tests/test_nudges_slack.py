@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
+from knowledge.history import changes_of
 from scheduler import ledger
 from scheduler.sweep import run_sweep
 from tests.fakes import slack_requests as sr
@@ -108,6 +109,10 @@ def test_done_snooze_reschedule_and_log_visit_round_trips(bot):
     visits = [i for i in store.load_profile(acme).interactions if i.date == dt.date(2026, 12, 10)]
     assert [(i.kind, i.by, i.summary) for i in visits] == [("visit", "bob@example.com",
                                                            "Toured the Ohio hub with Karen Doyle")]
+    with store.session() as s:  # the "Log a visit" button writes through the profile history
+        logged = [c for c in changes_of(s, acme) if c.path == "interactions[2026-12-10 visit by bob@example.com]"]
+    assert [(c.source, c.actor, c.old, c.new["summary"]) for c in logged] == [
+        ("slack", "bob@example.com", None, "Toured the Ohio hub with Karen Doyle")]
     assert ledger.states(store)[("bob@example.com", "overdue_contact", overdue.payload["subject"])].status == "done"
 
     # Snooze / reschedule the rest

@@ -16,6 +16,7 @@ from bot.render_answer import FEEDBACK_BLOCK, FEEDBACK_DOWN, FEEDBACK_UP
 from bot.render_views import NOTE_BLOCK, NOTE_DIMENSION, NOTE_SAVE
 from bot.state import BotAnswerRow, BotState
 from knowledge.db import NoteRow
+from knowledge.history import changes_of
 from knowledge.retrieval import hybrid_search
 from tests.conftest import backend_env
 from tests.fakes import slack_requests as sr
@@ -372,6 +373,10 @@ def test_note_capture_with_confirm_and_change_of_dimension(bot: Bot, mock: MockS
     assert len(notes) == 1
     assert (notes[0].dimension, notes[0].by, notes[0].source, notes[0].date.isoformat()) == (
         "competitors", "bob@example.com", "slack", "2026-11-23")
+    with bot.kb.store.session() as s:  # and it is in the account's history: who, from Slack, the note
+        history = [c for c in changes_of(s, notes[0].account_id) if c.source == "slack"]
+    assert [(c.path, c.old, c.new["text"], c.actor) for c in history] == [
+        ("notes[2026-11-23 competitors by bob@example.com]", None, text, "bob@example.com")]
     replies = [c for c in mock.calls("response_url") if c.params.get("replace_original")]
     assert any("Saved to *Acme Industrial*" in all_text(c) for c in replies)
     assert any("Only the person" in c.params.get("text", "") for c in mock.calls("response_url"))

@@ -28,7 +28,9 @@ from slugify import slugify
 from sqlalchemy import delete, select
 
 from knowledge import limits
-from knowledge.db import InteractionRow, KeyDateRow, MetricsRow, PersonRow, YearlyRevenueRow
+from knowledge.db import InteractionRow, KeyDateRow, PersonRow, YearlyRevenueRow, utcnow
+from knowledge.fields import records
+from knowledge.history import diff, file_time, import_actor, record
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
 from knowledge.profile import AccountProfile, Background, Finance, Interaction, KeyDate, Metrics, Organisation, Person
@@ -38,6 +40,8 @@ EMAIL_DOMAIN = "crm.example"
 SOURCE = "crm"
 OPEN_STAGES = ("Engaging", "Prospecting")
 STAGES = ("Won", "Lost", *OPEN_STAGES)
+# the fields the CRM sets on an account kept elsewhere (a profile file): all it may change there
+CRM_METRICS = {"metrics.revenue", "metrics.growth", "metrics.as_of"}
 DEFAULT_CYCLE_DAYS = 30  # used only when the export has no closed deal to measure the sales cycle from
 
 # (required columns, optional columns) per file; the optional ones only enrich the profile text
@@ -216,6 +220,8 @@ class Export:
     quirks: Quirks
     export_date: dt.date  # latest date in the pipeline: the export's "as of"
     cycle_days: int  # median engage -> close of closed deals
+    changed_at: dt.datetime = field(default_factory=utcnow)  # the newest file's time: when the CRM data changed
+    actor: str | None = None  # who runs the import
 
 
 def read_export(directory: Path) -> Export:
@@ -447,38 +453,38 @@ def _crm_rows(s, account_id: str) -> tuple:  # noqa: ANN001 - a Session
 
 
 def write_crm_records(store: Store, account_id: str, interactions: list[Interaction], key_dates: list[KeyDate],
-                      years: dict[int, tuple[float, int]], metrics: Metrics | None = None) -> bool:
-    """Replace the account's CRM-sourced rows in one transaction; nothing is written (and the revision is not
-    bumped) when they are already as wanted. `metrics` is set only on accounts that came from elsewhere."""
+                      years: dict[int, tuple[float, int]], actor: str | None = None, origin: str | None = None) -> bool:
+    """Replace the account's CRM-sourced records in one transaction, recording the added and removed ones in the
+    history; nothing is written (and the revision is not bumped) when they are already as wanted."""
     wanted = (sorted((i.date, i.kind, i.by, i.summary) for i in interactions),
               sorted((k.date, k.kind, k.title) for k in key_dates),
               sorted((y, v, n) for y, (v, n) in years.items()))
     with store.session() as s:
-        row = s.get(MetricsRow, account_id) if metrics is not None else None
-        metrics_same = metrics is None or (row is not None and (row.revenue, row.growth, row.as_of)
-                                           == (metrics.revenue, metrics.growth, metrics.as_of))
-        if _crm_rows(s, account_id) == wanted and metrics_same:
+        if _crm_rows(s, account_id) == wanted:
             return False
+        before = records(store.profile_in(s, account_id))
         for table in (InteractionRow, KeyDateRow):
             s.execute(delete(table).where(table.account_id == account_id, table.source == SOURCE))
         s.execute(delete(YearlyRevenueRow).where(YearlyRevenueRow.account_id == account_id))
         s.add_all(InteractionRow(account_id=account_id, source=SOURCE, **i.model_dump()) for i in interactions)
         s.add_all(KeyDateRow(account_id=account_id, source=SOURCE, **k.model_dump()) for k in key_dates)
         s.add_all(YearlyRevenueRow(account_id=account_id, year=y, revenue=v, deals=n) for y, (v, n) in years.items())
-        if not metrics_same:
-            if row is None:
-                row = MetricsRow(account_id=account_id)
-                s.add(row)
-            row.revenue, row.growth, row.as_of = metrics.revenue, metrics.growth, metrics.as_of
+        s.flush()
+        after = records(store.profile_in(s, account_id))
+        record(s, account_id, diff(before, after), source=SOURCE, actor=actor, origin=origin)
         store.bump(s, account_id)
         return True
 
 
 def import_crm(store: Store, directory: Path, progress: Callable[[int, int], None] | None = None,
-               today: dt.date | None = None) -> ImportReport:
-    """Import a CRM export; each account in its own transaction. Re-importing the same export changes nothing."""
+               today: dt.date | None = None, actor: str | None = None) -> ImportReport:
+    """Import a CRM export; each account in its own transaction, merged field by field into what is stored
+    (Store.import_profile, base "crm"). Re-importing the same export changes nothing."""
     today = today or dt.date.today()
     export = read_export(Path(directory))  # raises ProfileError before anything is written
+    export.actor = actor or import_actor()
+    export.changed_at = max(file_time(export.directory / name) for name in LAYOUT
+                            if (export.directory / name).exists())
     directory = export.directory.resolve()
     report = ImportReport("crm")
     quirks = export.quirks
@@ -555,15 +561,20 @@ def _import_account(store: Store, name: str, facts: dict | None, deals: list[Dea
     existing = summaries.get(name_key(name))
     if existing_id and existing is None:
         existing = next(iter(store.summaries([existing_id])), None)
+    actor, origin, when = export.actor, str(directory), export.changed_at
     if existing is not None and not existing.source.startswith(f"{SOURCE}:"):
         # an account kept elsewhere (a YAML profile): its profile stays; CRM adds revenue history and records
         export.quirks.add("account_from_other_source", "{n} CRM accounts already exist from another source "
                           "(e.g. a profile file): their profile was kept, CRM revenue, meetings and key dates added")
-        changed = write_crm_records(store, existing.id, interactions, key_dates, years, profile.metrics)
-        (report.imported if changed else report.unchanged).append(existing.id)
+        result = store.import_profile(profile, existing.source, kind=SOURCE, base_key=SOURCE, actor=actor,
+                                      origin=origin, source_time=when, account_id=existing.id, scope=CRM_METRICS)
+        report.add_result(origin, name, result)
+        changed = write_crm_records(store, existing.id, interactions, key_dates, years, actor, origin)
+        (report.imported if changed or result.changed else report.unchanged).append(existing.id)
         return
-    # source names the account: Store.save_profile matches an unknown name to the account of the same source
-    account_id, profile_changed = store.save_profile(profile, f"{SOURCE}:{directory}#{name}")
-    changed = write_crm_records(store, account_id, interactions, key_dates, years)
-    (report.imported if profile_changed or changed else report.unchanged).append(account_id)
-
+    # source names the account: Store.import_profile matches an unknown name to the account of the same source
+    result = store.import_profile(profile, f"{SOURCE}:{directory}#{name}", kind=SOURCE, base_key=SOURCE,
+                                  actor=actor, origin=origin, source_time=when)
+    report.add_result(origin, name, result)
+    changed = write_crm_records(store, result.account_id, interactions, key_dates, years, actor, origin)
+    (report.imported if result.changed or changed else report.unchanged).append(result.account_id)

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 
 from knowledge import limits
 from knowledge.db import AccountRow, DocumentRow
+from knowledge.history import diff, file_time, import_actor, record
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
 from knowledge.profile import AccountProfile, Background
@@ -228,7 +229,7 @@ def doc_prefix(filing: dict) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def _account_for(store: Store, filing: dict, account: str | None, path: Path,
+def _account_for(store: Store, filing: dict, account: str | None, path: Path, actor: str,
                  warnings: list[str] | None = None) -> tuple[str, bool]:
     """(account id, created). --account must exist (found as Ask finds an account: name, alias, short or Chinese
     name, typo), and a warning is added when the filing's company does not look like it; otherwise: the account
@@ -267,20 +268,23 @@ def _account_for(store: Store, filing: dict, account: str | None, path: Path,
         background=Background(summary=f"Created from the {filing['filing_type']} filed {filing['filing_date']} "
                                       f"(CIK {filing['cik']})."),
     )
-    account_id, _ = store.save_profile(profile, f"filing:cik:{str(filing['cik']).strip()}")
+    result = store.import_profile(profile, f"filing:cik:{str(filing['cik']).strip()}", kind="filing", actor=actor,
+                                  origin=str(path), source_time=file_time(path))
+    account_id = result.account_id
     return account_id, True
 
 
 def import_filing(store: Store, path: Path, account: str | None = None,
-                  report: ImportReport | None = None) -> tuple[str, int, bool]:
-    """Attach one filing's sections to an account. Returns (account id, documents, changed); the accounts it
-    creates and its warnings go to `report` when given."""
+                  report: ImportReport | None = None, actor: str | None = None) -> tuple[str, int, bool]:
+    """Attach one filing's sections to an account, recorded in its history (`documents[ID]`). Returns (account id,
+    documents, changed); the accounts it creates and its warnings go to `report` when given."""
     path = Path(path)
+    actor = actor or import_actor()
     filing = read_filing(path)
     sections = filing_sections(filing)
     if not sections:
         raise ProfileError(path, "no section with text (items 1, 6-8, 10 are all empty)")
-    account_id, created = _account_for(store, filing, account, path, report.warnings if report else None)
+    account_id, created = _account_for(store, filing, account, path, actor, report.warnings if report else None)
     if created and report is not None:
         report.created.append(account_id)
     dated = dt.date.fromisoformat(str(filing.get("period_of_report") or filing["filing_date"]))
@@ -305,16 +309,23 @@ def import_filing(store: Store, path: Path, account: str | None = None,
         s.execute(delete(DocumentRow).where(DocumentRow.id.like(prefix + "%")))
         s.flush()
         s.add_all(DocumentRow(**w) for w in wanted.values())
+        for acc in {d.account_id for d in old.values()} | {account_id}:
+            was = {k: d.title for k, d in old.items() if d.account_id == acc}
+            now = {k: w["title"] for k, w in wanted.items() if w["account_id"] == acc}
+            record(s, acc, diff({f"documents[{k}]": v for k, v in was.items()},
+                                {f"documents[{k}]": v for k, v in now.items()}),
+                   source="filing", actor=actor, origin=str(path))
     return account_id, len(wanted), True
 
 
 def import_filings(store: Store, files: list[Path], account: str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                   progress: Callable[[int, int], None] | None = None, actor: str | None = None) -> ImportReport:
     """Each file in its own transaction: a bad file is reported and skipped, the others still load."""
     report = ImportReport("10-K filings")
+    actor = actor or import_actor()
     for i, path in enumerate(files, 1):
         try:
-            account_id, docs, changed = import_filing(store, Path(path), account, report)
+            account_id, docs, changed = import_filing(store, Path(path), account, report, actor)
             (report.imported if changed else report.unchanged).append(account_id)
             report.warnings.extend([] if docs else [f"{path}: no sections found"])
         except ProfileError as exc:

@@ -7,9 +7,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from knowledge.history import file_time, import_actor
 from knowledge.importers.report import ImportReport
 from knowledge.importers.sync import remove_vanished, sync_people
-from knowledge.loader import LoadedProfile, ProfileError, load_people, load_profile, read_bytes, shown
+from knowledge.loader import LoadedProfile, ProfileError, line_of, load_people, load_profile, read_bytes, shown
 from knowledge.store import Store, name_key
 
 PEOPLE_FILE = "people.yaml"
@@ -22,9 +23,12 @@ def profile_files(directory: Path) -> list[Path]:
     return [p for p in files if p.stem.lower() != "people"]
 
 
-def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], None] | None = None) -> ImportReport:
-    """Load people.yaml then every profile. A bad file is skipped whole; the others still load."""
+def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], None] | None = None,
+               actor: str | None = None) -> ImportReport:
+    """Load people.yaml then every profile, each merged field by field into what is stored (Store.import_profile).
+    A bad file is skipped whole; the others still load."""
     directory = Path(directory)
+    actor = actor or import_actor()
     report = ImportReport("profiles")
     if not directory.is_dir():
         raise ProfileError(directory, "not a directory of profile files")
@@ -76,14 +80,19 @@ def ingest_dir(store: Store, directory: Path, progress: Callable[[int, int], Non
         try:
             if path in clashes:
                 raise ProfileError(path, clashes[path].split(": ", 2)[2], field="account")
-            account_id, changed = store.save_profile(profile, str(path.resolve()))
-            (report.imported if changed else report.unchanged).append(account_id)
+            result = store.import_profile(profile, str(path.resolve()), kind="file", actor=actor,
+                                          source_time=file_time(path))
+            account_id = result.account_id
+            (report.imported if result.changed else report.unchanged).append(account_id)
+            report.add_result(shown(path), profile.account, result)
             store.remember_source(str(path.resolve()), digests[path], account_id, [profile.account, *profile.aliases])
             owner = profile.owner.lower() if "@" in profile.owner else profile.owner
             if known and owner not in known:
                 report.warnings.append(f"{path}: owner {profile.owner!r} is not in people.yaml; only managers "
                                        "and admins will see this account")
         except ProfileError as exc:
+            if exc.loc is not None and exc.line is None:  # found by the merge: point at the line in the file
+                exc = ProfileError(exc.path, exc.message, line=line_of(item.text, exc.loc), field=exc.field)
             report.skipped.append((str(path), str(exc)))
         if progress:
             progress(i, len(loaded))

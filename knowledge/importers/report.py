@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from knowledge.store import SaveResult
 
 
 @dataclass
@@ -22,6 +26,17 @@ class ImportReport:
     chunks_kept: int = 0  # every chunk in the index left as it was, unchanged accounts' included
     chunks_deleted: int = 0
     not_indexed: list[tuple[str, str]] = field(default_factory=list)  # (account id, reason): stored, not searchable
+    # fields changed both in the source and in the product since the last import (docs/profile-format.md)
+    conflicts: list[dict] = field(default_factory=list)  # {file, account, field, source_value, product_value, kept}
+    changes: int = 0  # field changes recorded in the history
+
+    def add_result(self, source: str, account: str, result: SaveResult) -> None:
+        """Count a merge's changes and list its conflicts."""
+        self.changes += len(result.changes)
+        for c in result.conflicts:
+            self.conflicts.append({"file": source, "account": account, "field": c.path,
+                                   "source_value": c.source_value, "product_value": c.product_value,
+                                   "kept": c.winner})
 
     @property
     def ok(self) -> bool:

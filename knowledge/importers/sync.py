@@ -27,13 +27,17 @@ def sync_people(store: Store, people: list[Person], source: Path) -> list[str]:
     wanted = {p.email for p in people}
     try:
         with store.session() as s:
-            rows = s.execute(select(PersonRow.email, PersonRow.source)).all()
-            removed = sorted(e for e, src in rows
-                             if e not in wanted and src and Path(src).name.lower() in PEOPLE_FILES)
+            rows = s.scalars(select(PersonRow)).all()
+            removed = sorted(r.email for r in rows
+                             if r.email not in wanted and r.source and Path(r.source).name.lower() in PEOPLE_FILES)
             if removed:
                 s.execute(delete(PersonRow).where(PersonRow.email.in_(removed)))
+            # a person stored exactly as listed is left alone (and keeps the source it came from: a people.yaml
+            # written by `kam export` lists the CRM's people too, and ingesting it changes nothing)
+            stored = {r.email: (r.name, r.slack_id, r.role, r.manager, r.timezone) for r in rows}
+            people = [p for p in people if stored.get(p.email) != (p.name, p.slack_id, p.role, p.manager, p.timezone)]
             # Slack ids may move between people (a swap, a corrected typo): clear the ones being rewritten first
-            s.execute(update(PersonRow).where(PersonRow.email.in_(wanted)).values(slack_id=None))
+            s.execute(update(PersonRow).where(PersonRow.email.in_([p.email for p in people])).values(slack_id=None))
             s.flush()
             for p in people:
                 s.merge(PersonRow(email=p.email, name=p.name, slack_id=p.slack_id, role=p.role,

@@ -21,6 +21,7 @@ from knowledge.retrieval import Hit, hybrid_search
 from skills.ask import evidence as ev
 from skills.ask import portfolio_answers as pa
 from skills.ask import portfolio_query as pq
+from skills.ask.changes import changes_part
 from skills.ask.facts import AccountFacts, Part, cited_dimensions
 from skills.ask.ground import Grounding, ground
 from skills.ask.memory import Memory, recall, remember
@@ -203,6 +204,8 @@ def _clean_kinds(kinds: list[str], has_items: bool) -> list[str]:
         drop |= {"dim:downstream", "field:finance.revenue"}
     if "last_contact" in out:
         drop |= {"key_dates:visit", "notes", "key_dates"}
+    if "changes" in out:  # "what changed at X", "any updates to X's profile": the history, not the notes
+        drop |= {"notes", "overview", "key_dates"}
     if has_items:
         drop |= {"dim:suppliers", "dim:competitors", "dim:downstream", "metric:satisfaction", "contacts", "metrics"}
     out = [k for k in out if k not in drop]
@@ -390,6 +393,8 @@ def _part(kb: KnowledgeBase, fx: AccountFacts, kind: str, q: Query, today: dt.da
         return fx.tier(tiers_ref[0]) if kind == "tier" else fx.overview(tiers_ref[0], today)
     if kind == "notes":
         return fx.notes()
+    if kind == "changes":
+        return changes_part(kb.store, fx, q.window, q.days, today)
     return None  # topic:* and attr:* without a named contact: documents, or the caller's fallback
 
 
