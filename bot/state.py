@@ -99,9 +99,11 @@ class PendingNote:
 class BotState:
     """The Slack app's persistent memory, on the knowledge base's relational store."""
 
-    def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0):
+    def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0,
+                 lease_seconds: float = 30.0):
         self.store, self.busy_seconds = store, busy_seconds
         self.ttl = dt.timedelta(hours=dedup_hours)
+        self.lease = dt.timedelta(seconds=lease_seconds)  # an unfinished claim older than this lost its process
         self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
         self._claims = 0
         self._recent: dict[str, float] = {}  # key -> monotonic time first seen by this process
@@ -127,8 +129,10 @@ class BotState:
     def claim(self, key: str) -> bool:
         """True if this process should handle `key` now; False for a duplicate.
 
-        A key is handled once within the TTL. The one exception: a claim left unfinished by an earlier process
-        (it died between acknowledging and answering) is taken over, so a retry after a crash is still answered.
+        A key is handled once within the TTL. The one exception: a claim left unfinished by a process that died
+        (between acknowledging and answering) is taken over, so a retry after a crash is still answered. A claim
+        is only that once it is older than the lease: a live process renews its claims (`heartbeat`), so two live
+        processes never both answer one message.
         Every statement writes (no read first), so SQLite's busy handler applies; a busy database is retried.
         """
         claimed = self._write(lambda s: self._claim(s, key))
@@ -151,7 +155,8 @@ class BotState:
         if expired.rowcount:  # a genuinely new delivery
             return True
         taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.done.is_(False),
-                                                     SeenEventRow.boot != self.boot)
+                                                     SeenEventRow.boot != self.boot,
+                                                     SeenEventRow.at < now - self.lease)
                           .values(boot=self.boot, at=now))
         return bool(taken.rowcount)
 
@@ -162,6 +167,13 @@ class BotState:
 
     def finish(self, key: str) -> None:
         self._write(lambda s: s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True)))
+
+    def heartbeat(self) -> None:
+        """Renew this process's unfinished claims, so no other process takes them over while it works."""
+        now = utcnow()
+        self._write(lambda s: s.execute(update(SeenEventRow).where(
+            SeenEventRow.boot == self.boot, SeenEventRow.done.is_(False), SeenEventRow.at > now - self.ttl)
+            .values(at=now)))
 
     def purge(self, now: dt.datetime | None = None) -> int:
         """Forget keys older than the TTL."""

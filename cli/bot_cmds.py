@@ -86,10 +86,13 @@ def front(
     """Run the HTTP front alone, in front of bot workers started with KAM_HTTP_FRONT=false (docs/deployment.md)."""
     from bot.front import main
 
-    settings = ctx().settings
+    c = ctx()
+    settings = c.settings
     if not settings.slack_signing_secret:
         fail("SLACK_SIGNING_SECRET is not set")
+    c.store  # noqa: B018 - brings the schema up to date: the front journals events in its slack_inbox table
     os.environ.setdefault("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    os.environ["DATABASE_URL"] = settings.db_url  # the journal's database (the front reads no settings)
     main(["--host", host or settings.kam_http_host, "--port", str(settings.kam_http_port if port is None else port),
           *[arg for url in backend for arg in ("--backend", url)]])
 
@@ -102,7 +105,8 @@ class FrontProcess:
 
 def start_front(host: str, port: int, backend_url: str, settings: Settings) -> FrontProcess:
     """Start bot/front.py as a child process on host:port; it exits when this process does (its stdin closes)."""
-    env = {**os.environ, "SLACK_SIGNING_SECRET": settings.slack_signing_secret or ""}
+    env = {**os.environ, "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
+           "DATABASE_URL": settings.db_url}  # the front journals acknowledged events in the bot's database
     proc = subprocess.Popen([sys.executable, "-m", "bot.front", "--host", host, "--port", str(port), "--backend",
                              backend_url, "--threads", str(settings.kam_http_threads), "--with-parent"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parents[1])

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     kam_http_front: bool = True  # `kam run --http`: ack Slack from a separate small process (acks never wait)
     kam_bot_workers: int = 8  # threads that compute and post answers (listeners only ack and hand work over)
     kam_bot_retries: int = Field(default=3, ge=1, le=10)  # attempts at acked work before the asker is told it failed
+    # seconds an acknowledged event is reserved for the process answering it (renewed while that process lives);
+    # after a crash another process, or the restarted one, answers it once this has run out
+    kam_slack_event_lease: float = Field(default=30.0, gt=0)
     kam_db_busy_seconds: float = Field(default=120.0, ge=0)  # a write retries this long on a busy (locked) database
     kam_gil_switch_ms: float = 1.0  # `kam run`: Python's thread switch interval, so acks are not stuck behind answers
     kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)

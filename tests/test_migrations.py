@@ -28,13 +28,28 @@ def test_a_database_from_before_migrations_upgrades_in_place(settings):
     with store.engine.begin() as c:  # the schema as the previous version left it
         c.execute(text("DROP TABLE alembic_version"))
         c.execute(text("ALTER TABLE aliases DROP COLUMN position"))
-        for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta"):
+        for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta", "slack_inbox"):
             c.execute(text(f"DROP TABLE {table}"))
     store.engine.dispose()
     upgraded = Store(settings)
     assert upgraded.migrations[:2] == ["an existing database without migrations: taken as revision 0001",
-                                       "upgraded from revision 0001 to 0002"]
+                                       "upgraded from revision 0001 to 0003"]
     assert "chunks" in upgraded.migrations[2]
     assert "position" in {col["name"] for col in inspect(upgraded.engine).get_columns("aliases")}
     assert upgraded.load_profile(acme).aliases == aliases  # file order kept through the upgrade
+    upgraded.engine.dispose()
+
+
+def test_a_database_at_0002_gets_the_slack_inbox(settings):
+    store = Store(settings)
+    with store.engine.begin() as c:  # the schema as revision 0002 left it
+        c.execute(text("DROP TABLE slack_inbox"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations == ["upgraded from revision 0002 to 0003"]
+    columns = {col["name"] for col in inspect(upgraded.engine).get_columns("slack_inbox")}
+    assert {"key", "body", "status", "attempts", "owner", "lease_until", "finished_at"} <= columns
+    assert {i["name"] for i in inspect(upgraded.engine).get_indexes("slack_inbox")} >= {
+        "ix_slack_inbox_status", "ix_slack_inbox_lease_until"}
     upgraded.engine.dispose()
