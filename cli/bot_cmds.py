@@ -45,9 +45,11 @@ def run(
         app = create_app(kb, settings)
     except Exception as exc:  # e.g. auth.test rejects the token
         fail(f"could not start the Slack app: {exc}")
+    from scheduler.clock import clock_for
     from scheduler.runner import start_in_background
 
-    scheduler = start_in_background(kb, settings, app.kam_notifier) if settings.kam_run_scheduler else None  # type: ignore[attr-defined]
+    scheduler = (start_in_background(kb, settings, app.kam_notifier, clock_for(settings))  # type: ignore[attr-defined]
+                 if settings.kam_run_scheduler else None)
     try:
         if socket_mode:
             console.print("kam-bot: Socket Mode (SLACK_APP_TOKEN set); Ctrl-C to stop")

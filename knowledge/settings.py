@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     kam_slack_retries: int = 3  # Web API retries on 429 (honouring Retry-After) and on connection errors
     kam_slack_verify_token: bool = True  # call auth.test at startup to check SLACK_BOT_TOKEN
 
+    # --- simulation only: a file holding the current instant (ISO 8601) that the scheduler takes as its clock ---
+    kam_clock_file: Path | None = None
+
     _split = field_validator("kam_required_fields", mode="before")(_split_csv)
     _split_remind = field_validator("kam_remind_renewal", "kam_remind_review", "kam_remind_visit",
                                     "kam_remind_anniversary", "kam_remind_other", mode="before")(_split_csv)
