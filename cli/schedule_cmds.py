@@ -108,6 +108,10 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
         except runner.LeaseLost as exc:
             fail(str(exc), code=3)
         return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job added and run otherwise
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

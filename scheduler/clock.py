@@ -53,17 +53,14 @@ class FileClock:
 
     def __init__(self, path: Path):
         self.path = path
-        self._seen: tuple[int, int] | None = None
         self._now: dt.datetime | None = None
 
     def now(self) -> dt.datetime:
-        try:
-            stat = self.path.stat()
-            if (stat.st_mtime_ns, stat.st_size) != self._seen:
-                when = dt.datetime.fromisoformat(self.path.read_text().strip())
-                if when.tzinfo is None:
-                    raise ValueError(f"{self.path}: the time needs an offset, e.g. +00:00")
-                self._now, self._seen = when, (stat.st_mtime_ns, stat.st_size)
+        try:  # read every time: a few bytes, and a file's mtime may not change between two quick writes
+            when = dt.datetime.fromisoformat(self.path.read_text().strip())
+            if when.tzinfo is None:
+                raise ValueError(f"{self.path}: the time needs an offset, e.g. +00:00")
+            self._now = when
         except FileNotFoundError:
             pass
         except ValueError:  # caught mid-write: keep the last instant read

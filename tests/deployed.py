@@ -43,7 +43,8 @@ class Proc:
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
-    def start(self, wait: float = 120.0) -> Proc:
+    def start(self, wait: float | None = 120.0) -> Proc:
+        """Start it; with a URL, wait until it listens (`wait=None`: return at once)."""
         log = open(self.log_path, "a")  # noqa: SIM115 - the child writes it
         log.write(f"--- start {self.starts + 1}\n")
         log.flush()
@@ -52,7 +53,7 @@ class Proc:
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.starts += 1
-        if self.url:
+        if self.url and wait:
             self.wait_listening(wait)
         return self
 
