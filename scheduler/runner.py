@@ -198,12 +198,12 @@ class SchedulerHandle:
         log.info("scheduler running (this process holds the scheduler lock)")
         if self.on_lead:
             self.on_lead()
+        simulated = isinstance(self.jobs.clock, FileClock)
+        seen = self.jobs.clock.now()  # before the catch-up: a move during it is caught up after it
         try:
             self.jobs.catch_up()
         except Exception:
             log.exception("catch-up failed; the hourly refresh retries it")
-        simulated = isinstance(self.jobs.clock, FileClock)
-        seen = self.jobs.clock.now()
         while not self._stop.wait(SIMULATION_POLL if simulated else min(self.poll, HEARTBEAT_SECONDS)):
             if not self.lock.held():  # the heartbeat
                 return

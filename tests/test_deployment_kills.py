@@ -93,7 +93,7 @@ def test_kill9_of_bot_and_scheduler_over_120_days_sends_each_nudge_and_answer_on
                          kam_env(settings.home, mock, KAM_CLOCK_FILE=str(clock), PYTHONFAULTHANDLER="1",
                                  KAM_CATCHUP_DAYS="30",
                                  KAM_MANAGERS_CHANNEL="C0MANAGERS"), logs)
-        bot_kills = set(rng.sample(range(3, DAYS - 3), 4))
+        bot_kills = set(rng.sample(range(3, DAYS - 3), 6))
         scheduler_kills = set(rng.sample(range(3, DAYS - 3), 5))
         mentions: list[Mention] = []
         commands: Counter = Counter()
@@ -109,13 +109,14 @@ def test_kill9_of_bot_and_scheduler_over_120_days_sends_each_nudge_and_answer_on
                     time.sleep(rng.uniform(0, 0.5))
                     scheduler.kill9()
                     scheduler.start()
-                if rng.random() < 0.4:
+                if n in bot_kills or rng.random() < 0.4:  # a kill day has a mention in flight
                     user, question = rng.choice(QUESTIONS)
                     ts = sr.new_ts()
                     mentions.append(Mention(sr.event_body("app_mention", text=question, user=user, ts=ts,
                                                           channel="C0DEPLOY"), ts))
-                for m in [m for m in mentions if not m.acked] + [m for m in mentions[-3:] if m.acked]:
-                    if not m.acked or rng.random() < 0.2:  # an acknowledged one now and then: Slack's retry
+                for m in [m for m in mentions if not m.acked]:  # new ones, and Slack's retries of unacked ones
+                    _send(bot.url, m)
+                    if m.acked and m.tries == 1 and rng.random() < 0.25:  # Slack took the ack for a timeout
                         _send(bot.url, m)
                 if rng.random() < 0.1:
                     try:
@@ -123,8 +124,8 @@ def test_kill9_of_bot_and_scheduler_over_120_days_sends_each_nudge_and_answer_on
                     except OSError:  # the bot is restarting: Slack shows the user an error, nothing was acked
                         status, reply = 0, ""
                     commands["ok" if status == 200 and "kam-bot help" in reply else f"status {status}"] += 1
-                if n in bot_kills:  # between an acknowledgement and its answer, or just after
-                    time.sleep(rng.uniform(0, 1.5))
+                if n in bot_kills:  # within the moment after the last acknowledgement: mostly before its answer
+                    time.sleep(rng.uniform(0, 0.4))
                     bot.kill9()
                     bot.start(wait=None)  # mentions meanwhile are refused, so resent later, as Slack does
                 _wait_swept(store, settings, recipients, now, scheduler)
