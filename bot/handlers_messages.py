@@ -50,14 +50,24 @@ def finish_event(ctx: BotContext, body: dict[str, Any]) -> None:
         ctx.state.finish(key)
 
 
+class AnsweringElsewhere(Exception):  # noqa: N818 - not an error: another process holds the message's claim
+    """The message is claimed by another process that has not finished it (it may be answering it, or dead)."""
+
+
 def handle_event(ctx: BotContext, body: dict[str, Any], work: Callable[[], None]) -> None:
     """Claim an acknowledged event, do its work, mark it done (also in the journal); on failure give the claim back
-    so the retry in `ctx.later` (or a later delivery) can handle it."""
-    if not claim_event(ctx, body):
-        ctx.event_done(body)  # handled already (finished, or in the works elsewhere under a live lease)
-        return
+    so the retry in `ctx.later` (or a later delivery) can handle it. Behind the journal its lease already makes
+    this process the only one working on the event, so only the message claim (below) can be contended."""
+    if ctx.journal is None and not claim_event(ctx, body):
+        return  # handled already
     try:
         work()
+    except AnsweringElsewhere:
+        # look again once that claim's lease has run out: answered by then (done), or its process died (taken over)
+        key = event_key(body)
+        if ctx.journal is not None and key:
+            ctx.journal.retry_later(key, ctx.state.lease.total_seconds())
+        return
     except Exception:
         key = event_key(body)
         if key:
@@ -90,6 +100,8 @@ def _answer_message(ctx: BotContext, event: dict[str, Any], bot_user_id: str | N
     # event ids): one claim per message makes sure it is answered once
     key = f"msg:{channel}:{ts}"
     if not ctx.state.claim(key):
+        if ctx.journal is not None and not ctx.state.finished(key):
+            raise AnsweringElsewhere(key)
         return
     asked = f"{channel}:{ts}"
     question = strip_mentions(event.get("text") or "", bot_user_id)

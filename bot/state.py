@@ -165,6 +165,11 @@ class BotState:
         self._write(lambda s: s.execute(delete(SeenEventRow).where(
             SeenEventRow.key == key, SeenEventRow.boot == self.boot, SeenEventRow.done.is_(False))))
 
+    def finished(self, key: str) -> bool:
+        """Whether `key`'s work is done (by any process)."""
+        with self.store.session() as s:
+            return bool(s.scalar(select(SeenEventRow.done).where(SeenEventRow.key == key)))
+
     def finish(self, key: str) -> None:
         self._write(lambda s: s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True)))
 

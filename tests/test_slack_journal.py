@@ -233,3 +233,29 @@ def test_finished_events_are_pruned_and_pending_ones_kept(store) -> None:  # noq
     assert inbox.prune(dt.timedelta(hours=1)) == 0
     assert inbox.prune(dt.timedelta(seconds=-1)) == 2
     assert inbox.status("event:pending") == PENDING and inbox.status("event:done") is None
+
+
+def test_a_message_claimed_by_a_process_that_died_is_answered_once_its_claim_runs_out(sample_kb,  # noqa: ANN001
+                                                                                      mock: MockSlack) -> None:
+    """The message's claim (shared by its app_mention and message events) was taken by another process that died
+    before answering: the event is not dropped as "answered elsewhere", it is looked at again after the lease."""
+    from bot.state import SeenEventRow
+
+    settings, store, index = sample_kb
+    ts = sr.new_ts()
+    body, event_id = mention(ts)
+    with store.engine.begin() as c:  # what the other process left: claimed just now, never finished
+        c.execute(SeenEventRow.__table__.insert().values(key=f"msg:{sr.CHANNEL_ID}:{ts}", at=utcnow(), boot="dead",
+                                                          done=False))
+    b = start_bot(bot_settings(settings.kam_home, mock, kam_slack_event_lease=2.0), store, index, mock)
+    try:
+        assert b.send(body)[0] == 200
+        time.sleep(1.0)
+        assert replies_per_thread(mock)[ts] == 0  # within the claim's lease: perhaps being answered
+        assert inbox_row(store.engine, event_id).status == PENDING
+        per = wait_replies(mock, [ts], timeout=60, quiet=2.0)
+        b.settle()
+    finally:
+        b.stop()
+    assert per[ts] == 1
+    assert inbox_row(store.engine, event_id).status == DONE
