@@ -27,6 +27,7 @@ from knowledge.db import Base, retry_busy, utcnow
 T = TypeVar("T")
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+ACK_BUSY = 2.0  # seconds an acknowledgement waits for a busy database before answering 503 (Slack resends)
 MAX_WORK = dt.timedelta(minutes=15)  # a lease is no longer refreshed after this: work stuck this long is retried
 
 
@@ -54,12 +55,22 @@ class Inbox:
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.owner = uuid.uuid4().hex  # this process
 
-    def _write(self, work: Callable[..., T]) -> T:
+    def _write(self, work: Callable[..., T], ack_path: bool = False) -> T:
+        """One transaction, retried while the database is busy. On the ack path the wait is short (ACK_BUSY): Slack
+        gives up on a reply after 3 s, and a delivery refused with 503 is simply sent again by Slack."""
+        sqlite = self.engine.dialect.name == "sqlite"
+
         def attempt() -> T:
             with self.engine.begin() as conn:
-                return work(conn)
+                if ack_path and sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(ACK_BUSY * 500)}")
+                try:
+                    return work(conn)
+                finally:
+                    if ack_path and sqlite:
+                        conn.exec_driver_sql("PRAGMA busy_timeout=10000")  # knowledge.db.make_engine's
 
-        return retry_busy(attempt, self.busy_seconds)
+        return retry_busy(attempt, min(self.busy_seconds, ACK_BUSY) if ack_path else self.busy_seconds)
 
     def add(self, key: str, body: str) -> bool:
         """Journal an event before it is acknowledged; True if it is new (False: Slack's retry or a second front)."""
@@ -67,7 +78,7 @@ class Inbox:
         insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
         stmt = (insert(table).values(key=key, body=body, received_at=utcnow(), status=PENDING, attempts=0)
                 .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
-        return self._write(lambda c: c.execute(stmt).first() is not None)  # RETURNING: psycopg's rowcount is -1
+        return self._write(lambda c: c.execute(stmt).first() is not None, ack_path=True)  # RETURNING, not rowcount
 
     def accept(self, key: str, body: str) -> int | None:
         """Journal an event and take it on, in one write (the ack path): its attempt number, or None if it was
@@ -78,11 +89,11 @@ class Inbox:
         stmt = (insert(table).values(key=key, body=body, received_at=now, status=PENDING, attempts=1,
                                      owner=self.owner, claimed_at=now, lease_until=now + self.lease)
                 .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
-        if self._write(lambda c: c.execute(stmt).first() is not None):
+        if self._write(lambda c: c.execute(stmt).first() is not None, ack_path=True):
             return 1
-        return self.claim(key)
+        return self.claim(key, ack_path=True)
 
-    def claim(self, key: str) -> int | None:
+    def claim(self, key: str, ack_path: bool = False) -> int | None:
         """Take an event on: its attempt number, or None if it is done, failed or leased by a live process."""
         now = utcnow()
         stmt = (update(SlackInboxRow).where(
@@ -91,7 +102,7 @@ class Inbox:
             .values(owner=self.owner, claimed_at=now, lease_until=now + self.lease,
                     attempts=SlackInboxRow.attempts + 1)
             .returning(SlackInboxRow.attempts))
-        return self._write(lambda c: c.execute(stmt).scalar())
+        return self._write(lambda c: c.execute(stmt).scalar(), ack_path)
 
     def body(self, key: str) -> str | None:
         with self.engine.connect() as c:
