@@ -14,15 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from slack_bolt import App
 
 from bot import handlers_commands, handlers_home, handlers_messages
 from bot.notifier import Notifier
-from bot.runtime import BotContext
+from bot.runtime import BotContext, event_key
 from bot.slack_client import PeopleResolver, make_client, shared_pacer
 from bot.slack_notifier import SlackNotifier
-from bot.state import DEFAULT_HEARTBEAT_SECONDS, BotState
+from bot.state import BotState
 from knowledge.kb import KnowledgeBase
 from knowledge.settings import Settings
 from skills.notes import NoteClassifier
@@ -71,7 +72,6 @@ class Workers:
     def __init__(self, listeners: int, answers: int):
         self.listeners = CountingExecutor(listeners, "kam-listener")
         self.answers = CountingExecutor(answers, "kam-answer", nice=10)
-        self.on_shutdown: list[Callable[[], None]] = []  # run once the pools stop (the state's heartbeat)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once nothing is queued or running in either pool (listeners may hand work to `answers`)."""
@@ -86,12 +86,6 @@ class Workers:
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         self.listeners.shutdown(wait=wait, cancel_futures=cancel_futures)
         self.answers.shutdown(wait=wait, cancel_futures=cancel_futures)
-        for stop in self.on_shutdown:
-            try:
-                stop()
-            except Exception:  # a database already gone: nothing left to tidy
-                log.warning("shutdown step failed", exc_info=True)
-        self.on_shutdown.clear()
 
 
 # Features written elsewhere that add their own listeners with `register(app, kb)`; absent modules are skipped.
@@ -120,7 +114,7 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     ctx = BotContext(
         kb=kb, settings=settings, client=client,
         state=BotState(kb.store, settings.kam_slack_dedup_hours, settings.kam_db_busy_seconds,
-                       heartbeat_seconds=DEFAULT_HEARTBEAT_SECONDS),
+                       settings.kam_slack_event_lease),
         people=PeopleResolver(kb.store, client), pacer=pacer,
         classifier=NoteClassifier(kb.index.embedder),
         today=today or (lambda: None),
@@ -129,7 +123,7 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     app.kam_context = ctx  # type: ignore[attr-defined]  # handy for tests and feature modules
     app.kam_notifier = notifier or SlackNotifier(settings, kb.store, client=client, pacer=pacer)  # type: ignore[attr-defined]
     app.kam_executor = workers  # type: ignore[attr-defined]
-    workers.on_shutdown.append(ctx.state.close)
+    app.error(_listener_failed(ctx))
     handlers_messages.register(app, ctx)
     handlers_commands.register(app, ctx)
     handlers_home.register(app, ctx)
@@ -143,6 +137,34 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
             continue
         module.register(app, kb)
     return app
+
+
+def retry_pause(attempt: int) -> float:
+    """Seconds before an acknowledged event whose listener failed is tried again: 0.5, 2, 8, ... at most 30."""
+    return min(30.0, 0.5 * 4 ** max(0, attempt - 1))
+
+
+def _listener_failed(ctx: BotContext) -> Callable[..., None]:
+    """bolt's error handler. An exception raised by a listener (before it handed its work to `ctx.later`) would
+    only be logged, and Slack never resends an acknowledged event: behind the HTTP server the event goes back to
+    the journal, to be taken on again after a pause (KAM_BOT_RETRIES attempts in all, then the asker is told);
+    without a journal (Socket Mode) the asker is told at once."""
+
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("listener failed: %r", error, exc_info=error)
+        if not isinstance(body, dict) or body.get("type") != "event_callback":
+            return  # commands and buttons: bolt already answered Slack; the user sees the action did nothing
+        key = event_key(body)
+        if ctx.journal is None or not key:
+            ctx.give_up(body, f"listener failed: {error!r}")
+            return
+        attempts = ctx.journal.attempts(key)
+        if attempts >= ctx.settings.kam_bot_retries:
+            ctx.give_up(body, f"listener failed {attempts} times: {error!r}")
+        else:
+            ctx.journal.retry_later(key, retry_pause(attempts))
+
+    return on_error
 
 
 def socket_mode_handler(app: App, settings: Settings):  # noqa: ANN201 - slack_bolt's SocketModeHandler

@@ -4,9 +4,11 @@ Slack wants every request acknowledged within 3 seconds, and a slow ack makes it
 threads that acknowledge share the interpreter lock with the threads that compute answers, so under load acks wait
 behind answers. `kam run --http` therefore starts this front as its own process on the public address:
 
-* an Events API delivery of a handled type is checked (signature, body) and answered 200 at once, then forwarded to
-  the bot process (retried while the bot is restarting); a delivery this front has already forwarded is acked and
-  dropped (the bot's persistent dedup still covers restarts);
+* an Events API delivery of a handled type is checked (signature, body), journalled in the database (bot/inbox.py,
+  when DATABASE_URL is given), answered 200, then forwarded to the bot process (retried while the bot is
+  restarting); a delivery already journalled is acked and dropped. Since Slack never resends an acknowledged
+  event, the journal is what survives this front dying before the forward: the bots take on journalled events
+  nobody forwarded (bot/http.py, `SlackWSGI.recover`);
 * everything else (slash commands, buttons, modals, url_verification, unknown events) is forwarded as is and the
   bot's reply is relayed, since bolt's reply is the answer Slack shows.
 
@@ -31,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.http import EVENTS_PATH, MAX_BODY, ReplayGuard, StartResponse, _reply, event_callback, validate
+from bot.inbox import Inbox
 
 log = logging.getLogger("kam.bot.front")
 
@@ -109,9 +112,11 @@ class Backends:
 class Front:
     """The front's WSGI app plus the threads that forward acknowledged events."""
 
-    def __init__(self, backend_url: str | list[str], signing_secret: str, forwarders: int = 4):
+    def __init__(self, backend_url: str | list[str], signing_secret: str, forwarders: int = 4,
+                 journal: Inbox | None = None):
         from slack_sdk.signature import SignatureVerifier
 
+        self.journal = journal
         self.backend = Backends([backend_url] if isinstance(backend_url, str) else list(backend_url))
         self.verifier = SignatureVerifier(signing_secret)
         self.replays = ReplayGuard()
@@ -140,7 +145,15 @@ class Front:
         delivery = event_callback(environ, body)
         if delivery is not None:
             event_id = delivery.get("event_id")
-            if not event_id or self.seen.first(event_id):
+            if self.journal is not None and event_id:
+                try:  # written before the 200: after that Slack will not send it again
+                    new = self.journal.add(f"event:{event_id}", body.decode("utf-8"))
+                except Exception:
+                    log.exception("could not journal event %s; Slack will resend it", event_id)
+                    return _reply(start_response, "503 Service Unavailable", {"error": "try again"})
+            else:
+                new = not event_id or self.seen.first(event_id)
+            if new:
                 with self._idle:
                     self._pending += 1
                 self.queue.put((body, headers, time.monotonic()))
@@ -175,7 +188,9 @@ class Front:
                 status, _, reply = self.backend.post(body, headers)
             except (OSError, http.client.HTTPException) as exc:
                 if time.monotonic() - queued_at > RETRY_FOR:
-                    log.error("event dropped: the bot was unreachable for %.0f s (%s)", RETRY_FOR, exc)
+                    log.error("the bot was unreachable for %.0f s (%s): %s", RETRY_FOR, exc,
+                              "the bots take the event from the journal when they are back" if self.journal
+                              else "event dropped")
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -204,6 +219,18 @@ def serve(front: Front, host: str, port: int, threads: int = 16):  # noqa: ANN20
                          max_request_body_size=MAX_BODY)
 
 
+def _journal() -> Inbox | None:
+    """The inbox on the bots' database (DATABASE_URL, set by `kam run --http` and `kam front`), else none: acked
+    events then live in memory only until forwarded."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        log.warning("DATABASE_URL is not set: acknowledged events are not journalled (lost if this front dies)")
+        return None
+    from knowledge.db import make_engine
+
+    return Inbox(make_engine(url), busy_seconds=float(os.environ.get("KAM_DB_BUSY_SECONDS") or 120))
+
+
 def _exit_with_parent() -> None:
     """The parent (`kam run`) holds our stdin open; when it goes, so do we."""
     sys.stdin.buffer.read()
@@ -223,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     if not secret:
         raise SystemExit("SLACK_SIGNING_SECRET is not set")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(Front(args.backend, secret), args.host, args.port, args.threads)
+    server = serve(Front(args.backend, secret, journal=_journal()), args.host, args.port, args.threads)
     if args.with_parent:
         threading.Thread(target=_exit_with_parent, daemon=True).start()
     print(f"listening {server.effective_host}:{server.effective_port}", flush=True)  # type: ignore[union-attr]

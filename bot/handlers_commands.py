@@ -109,7 +109,7 @@ def register(app: App, ctx: BotContext) -> None:
                 log.exception("/kam %s failed", sub)
                 respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")
 
-        ctx.later(run)
+        ctx.later(lambda _attempt: run())
 
     @app.action(NOTE_DIMENSION)
     def on_note_dimension(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

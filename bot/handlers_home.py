@@ -40,8 +40,9 @@ def register(app: App, ctx: BotContext) -> None:
     @app.event("app_home_opened", middleware=[dedupe_events(ctx)])
     def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
+            ctx.event_done(body)
             return
-        ctx.later(lambda: handle_event(ctx, body, lambda: publish_home(ctx, event["user"])))
+        ctx.later(lambda _attempt: handle_event(ctx, body, lambda: publish_home(ctx, event["user"])), body=body)
 
     @app.action(re.compile(rf"^{HOME_ACTION_PAGE}"))
     def on_page(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.inbox import Inbox
 from knowledge import limits
 
 log = logging.getLogger("kam.bot.http")
@@ -196,23 +197,100 @@ def validate(environ: dict[str, Any], verifier: SignatureVerifier, path: str = E
 
 
 class SlackWSGI:
-    """WSGI app: validates requests, then hands them to bolt's WSGI adapter."""
+    """WSGI app: validates requests, then hands them to bolt's WSGI adapter.
 
-    def __init__(self, app: App, signing_secret: str, path: str = EVENTS_PATH, executor: Executor | None = None):
+    With a `journal` (bot/inbox.py) every handled event is written to the database before it is acknowledged, and
+    a background loop (`start_recovery`) takes on again events whose process died or whose listener failed."""
+
+    def __init__(self, app: App, signing_secret: str, path: str = EVENTS_PATH, executor: Executor | None = None,
+                 journal: Inbox | None = None):
         self.path = path
         self.app = app
         self.bolt = SlackRequestHandler(app, path)
         self.verifier = SignatureVerifier(signing_secret)
         self.replays = ReplayGuard()
         self.executor = executor  # set: handled events are dispatched there after the ack
+        self.journal = journal
+        self.ctx: Any = getattr(app, "kam_context", None)
+        if journal is not None and self.ctx is not None:
+            self.ctx.journal = journal
+        self._stop = threading.Event()
+        self._recovery: threading.Thread | None = None
 
-    def _dispatch(self, request: BoltRequest) -> None:
+    def _dispatch(self, request: BoltRequest, key: str | None = None) -> None:
         try:
             response = self.app.dispatch(request)
             if response.status >= 400:
                 log.warning("event not handled: %s %s", response.status, response.body[:200])
+                if self.journal is not None and key:  # no listener will ever take it: nothing to answer
+                    self.journal.finish(key)
         except Exception:
             log.exception("event dispatch failed")
+            if self.journal is not None and key:
+                self.journal.retry_later(key, 1.0)
+
+    # ------------------------------------------------------------------ the journal
+    def _max_attempts(self) -> int:
+        return int(self.ctx.settings.kam_bot_retries) if self.ctx is not None else 3
+
+    def _run(self, key: str, attempt: int, body: str, headers: dict[str, str]) -> None:
+        """Dispatch a taken-on event in the listener pool, or give it up after its last attempt."""
+        assert self.executor is not None
+        if attempt > self._max_attempts():  # every earlier attempt died or failed: a poison event
+            data = json.loads(body)
+            self.executor.submit(self.ctx.give_up, data, f"taken on {attempt - 1} times without an answer")
+            return
+        self.executor.submit(self._dispatch, BoltRequest(body=body, headers=headers), key)
+
+    def recover(self) -> int:
+        """Take on journalled events nobody is working on (their process died, their retry pause is over). The
+        body is signed again with our own secret: Slack's signature is older than the 5 minutes bolt accepts."""
+        assert self.journal is not None
+        taken = 0
+        for key in self.journal.due():
+            attempt = self.journal.claim(key)
+            body = self.journal.body(key) if attempt is not None else None
+            if attempt is None or body is None:
+                continue  # another process was quicker
+            log.info("taking on journalled event %s again (attempt %d)", key, attempt)
+            timestamp = str(int(time.time()))
+            headers = {"content-type": "application/json", "x-slack-request-timestamp": timestamp,
+                       "x-slack-signature": self.verifier.generate_signature(timestamp=timestamp, body=body)}
+            self._run(key, attempt, body, headers)
+            taken += 1
+        return taken
+
+    def start_recovery(self, poll: float = 1.0) -> None:
+        """The loop that renews this process's leases, takes on orphaned events and prunes finished ones."""
+        if self.journal is None or self.executor is None or self._recovery is not None:
+            return
+        journal, ctx = self.journal, self.ctx
+        beat = journal.lease.total_seconds() / 3
+
+        def loop() -> None:
+            last_beat = last_prune = 0.0
+            while not self._stop.wait(min(poll, beat)):
+                try:
+                    now = time.monotonic()
+                    if now - last_beat >= beat:
+                        journal.heartbeat()
+                        if ctx is not None:
+                            ctx.state.heartbeat()
+                        last_beat = now
+                    self.recover()
+                    if now - last_prune >= 600 and ctx is not None:
+                        journal.prune(ctx.state.ttl)
+                        last_prune = now
+                except Exception:
+                    log.exception("journal recovery failed; trying again")
+
+        self._recovery = threading.Thread(target=loop, name="kam-journal", daemon=True)
+        self._recovery.start()
+
+    def stop_recovery(self) -> None:
+        self._stop.set()
+        if self._recovery is not None:
+            self._recovery.join(10)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") == "/healthz":
@@ -222,11 +300,23 @@ class SlackWSGI:
             status, error, extra = checked
             return _reply(start_response, status, {"error": error}, extra)
         body = checked
-        if self.executor is not None and event_callback(environ, body) is not None:
-            # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the in-memory dedup, the
-            # listener) runs in the listener pool, so this thread's work per event stays a signature check.
-            request = BoltRequest(body=body.decode("utf-8"), headers=_headers(environ))
-            self.executor.submit(self._dispatch, request)
+        delivery = event_callback(environ, body) if self.executor is not None else None
+        if delivery is not None:
+            # Events API: Slack only needs the 200. bolt's dispatch (its own checks, the listener) runs in the
+            # listener pool. Slack never resends an acknowledged event, so it is journalled before the 200.
+            assert self.executor is not None
+            text = body.decode("utf-8")
+            key = f"event:{delivery['event_id']}" if delivery.get("event_id") else None
+            if self.journal is not None and key:
+                try:
+                    attempt = self.journal.accept(key, text)
+                except Exception:
+                    log.exception("could not journal event %s; Slack will resend it", key)
+                    return _reply(start_response, "503 Service Unavailable", {"error": "try again"})
+                if attempt is not None:  # None: a resend of an event that is done or in the works
+                    self._run(key, attempt, text, _headers(environ))
+            else:
+                self.executor.submit(self._dispatch, BoltRequest(body=text, headers=_headers(environ)))
             start_response("200 OK", [("Content-Length", "0")])
             return [b""]
         environ["wsgi.input"] = io.BytesIO(body)
@@ -245,7 +335,10 @@ class BotServer:
         from waitress.server import create_server
 
         workers = getattr(app, "kam_executor", None)  # bot.app.Workers, on apps made by create_app
-        self.wsgi = SlackWSGI(app, signing_secret, executor=workers.listeners if workers else None)
+        ctx = getattr(app, "kam_context", None)
+        journal = None if ctx is None else Inbox(ctx.store.engine, ctx.settings.kam_slack_event_lease,
+                                                 ctx.settings.kam_db_busy_seconds)
+        self.wsgi = SlackWSGI(app, signing_secret, executor=workers.listeners if workers else None, journal=journal)
         self.server = create_server(self.wsgi, host=host, port=port, threads=max(1, threads), ident="kam-bot",
                                     backlog=1024, connection_limit=1000, clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None
@@ -259,14 +352,17 @@ class BotServer:
         return f"http://{self.server.effective_host}:{self.port}{EVENTS_PATH}"  # type: ignore[union-attr]
 
     def serve_forever(self) -> None:
+        self.wsgi.start_recovery()  # at once: events a crashed process journalled are answered now
         self.server.run()
 
     def start(self) -> BotServer:
+        self.wsgi.start_recovery()
         self._thread = threading.Thread(target=self.server.run, name="kam-http", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self.wsgi.stop_recovery()
         stop_waitress(self.server, self._thread)
         self._thread = None
 

@@ -15,6 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.inbox import Inbox
 from bot.render_answer import Message, escape, render_answer
 from bot.slack_client import ChannelPacer, PeopleResolver
 from bot.state import BotState
@@ -31,6 +32,18 @@ UNKNOWN_USER = ("Sorry, I don't know who you are yet, so I can't share account i
                 "Ask your kam-bot admin to add your Slack account (or your email) to people.yaml.")
 FAILED = "Sorry, something went wrong while answering. Please try again in a moment."
 UNDELIVERED = "Sorry, I could not answer this message: something kept failing on my side. Please ask again later."
+# Slack message metadata on every reply to a message: after a crash, the retry finds what was already posted for
+# it in the thread (the answer: nothing more to do; only the placeholder: replace it) instead of answering twice.
+ANSWER_EVENT, PLACEHOLDER_EVENT = "kam_answer", "kam_placeholder"
+
+
+def reply_metadata(kind: str, asked: str) -> dict[str, Any]:
+    return {"event_type": kind, "event_payload": {"asked": asked}}
+
+
+def event_key(body: dict[str, Any]) -> str | None:
+    event_id = body.get("event_id")
+    return f"event:{event_id}" if event_id else None
 
 
 @dataclass
@@ -44,6 +57,7 @@ class BotContext:
     classifier: NoteClassifier
     today: Callable[[], dt.date | None] = lambda: None  # None: the engine's own today
     answers: Executor | None = None  # where slow work runs, off bolt's listener threads (None: inline)
+    journal: Inbox | None = None  # set by the HTTP server: acknowledged events are journalled (bot/inbox.py)
     index_lock: threading.Lock = field(default_factory=threading.Lock)
     _labels: dict[str, str] = field(default_factory=dict)
 
@@ -63,28 +77,50 @@ class BotContext:
             self._labels[owner] = f"<@{slack_id}>" if slack_id else escape(owner)
         return self._labels[owner]
 
-    def later(self, work: Callable[[], Any], report: Callable[[], Any] | None = None) -> None:
+    # ------------------------------------------------------------------ the journal of acknowledged events
+    def event_done(self, body: dict[str, Any]) -> None:
+        """The event needs nothing more (answered, or nothing to answer): its journal row is closed."""
+        key = event_key(body)
+        if self.journal is not None and key:
+            self.journal.finish(key)
+
+    def event_failed(self, body: dict[str, Any] | None, why: str) -> None:
+        key = event_key(body or {})
+        if self.journal is not None and key:
+            self.journal.fail(key, why)
+
+    def redelivered(self, body: dict[str, Any]) -> bool:
+        """Whether an earlier attempt at this event may have posted something (a process died working on it)."""
+        key = event_key(body)
+        return bool(self.journal is not None and key and self.journal.attempts(key) > 1)
+
+    def later(self, work: Callable[[int], Any], report: Callable[[], Any] | None = None,
+              body: dict[str, Any] | None = None) -> None:
         """Run slow work (answering) in the answer pool, so the listener thread is free for the next ack.
 
         The request was already acknowledged, so Slack will not send it again: a failure is tried again
-        (KAM_BOT_RETRIES attempts, growing pauses; `work` must be safe to repeat), then `report` tells the asker."""
+        (KAM_BOT_RETRIES attempts, growing pauses; `work(attempt)` must be safe to repeat), then `report` tells
+        the asker and the event's journal row is marked failed."""
         attempts = max(1, self.settings.kam_bot_retries)
 
         def reliably() -> None:
             for attempt in range(1, attempts + 1):
                 try:
-                    work()
+                    work(attempt)
                     return
                 except Exception:
                     log.exception("work after the ack failed (attempt %d of %d)", attempt, attempts)
                     if attempt < attempts:
                         time.sleep(min(30.0, 0.5 * 4 ** (attempt - 1)))
-            if report is None:
-                return
             try:
-                report()
+                if report is not None:
+                    report()
             except Exception:
                 log.exception("could not tell the asker that their request failed")
+            try:
+                self.event_failed(body, f"gave up after {attempts} attempts")
+            except Exception:
+                log.exception("could not mark a failed event in the journal")
 
         if self.answers is None:
             reliably()
@@ -95,8 +131,32 @@ class BotContext:
         """A `later` report: tell the asker, where they asked, that no answer is coming."""
         return lambda: self.post(channel, {"text": UNDELIVERED, "blocks": []}, thread_ts)
 
+    def give_up(self, body: dict[str, Any], why: str) -> None:
+        """An acknowledged event that kept failing before its work even started (its listener raised, or every
+        process taking it on died): tell the asker where they asked, then close its journal row as failed.
+        A thread reply is reported only in a thread the bot answered in (seen in Slack: the database may be what
+        fails), so a failing database never makes the bot apologise in people's own threads."""
+        event = body.get("event") or {}
+        channel, thread_ts = event.get("channel"), event.get("thread_ts")
+        if event.get("type") == "app_mention":
+            thread_ts = thread_ts or event.get("ts")
+        asked = event.get("type") == "app_mention" or event.get("channel_type") == "im"
+        try:
+            if channel and not asked and thread_ts:
+                found = self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
+                                                          limit=1000)
+                asked = any((m.get("metadata") or {}).get("event_type") == ANSWER_EVENT
+                            for m in found.get("messages") or [])
+            if channel and asked:
+                self.post(channel, {"text": UNDELIVERED, "blocks": []}, thread_ts)
+        except Exception:
+            log.exception("could not tell the asker that event %s failed", body.get("event_id"))
+        log.error("gave up on event %s: %s", body.get("event_id"), why)
+        self.event_failed(body, why)
+
     # ------------------------------------------------------------------ posting
-    def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+    def post(self, channel: str, message: Message, thread_ts: str | None = None,
+             metadata: dict[str, Any] | None = None) -> str:
         """chat.postMessage, paced per channel; the WebClient retries 429s after Retry-After."""
         self.pacer.wait(channel)
         kwargs: dict[str, Any] = {"channel": channel, "text": message["text"], "unfurl_links": False}
@@ -104,26 +164,54 @@ class BotContext:
             kwargs["blocks"] = message["blocks"]
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if metadata:
+            kwargs["metadata"] = metadata
         return str(self.client.chat_postMessage(**kwargs)["ts"])
 
-    def update(self, channel: str, ts: str, message: Message) -> None:
+    def update(self, channel: str, ts: str, message: Message, metadata: dict[str, Any] | None = None) -> None:
         self.pacer.wait(channel)
-        self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message.get("blocks") or [])
+        kwargs: dict[str, Any] = {"metadata": metadata} if metadata else {}
+        self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message.get("blocks") or [],
+                                **kwargs)
 
     def post_all(self, channel: str, messages: list[Message], thread_ts: str | None = None,
-                 replace_ts: str | None = None) -> list[str]:
+                 replace_ts: str | None = None, metadata: dict[str, Any] | None = None) -> list[str]:
         """Post (or, for the first, update `replace_ts`) the messages of one reply in order."""
         out = []
         for i, message in enumerate(messages):
             if i == 0 and replace_ts:
                 try:
-                    self.update(channel, replace_ts, message)
+                    self.update(channel, replace_ts, message, metadata)
                     out.append(replace_ts)
                     continue
                 except SlackApiError as exc:  # the placeholder was deleted: post instead
                     log.warning("chat.update failed (%s); posting instead", exc.response.get("error"))
-            out.append(self.post(channel, message, thread_ts))
+            out.append(self.post(channel, message, thread_ts, metadata))
         return out
+
+    def earlier_reply(self, channel: str, thread_ts: str | None, asked: str) -> tuple[bool, str | None]:
+        """What an earlier attempt posted for the message `asked` (its "channel:ts"): (answered, placeholder ts).
+        Read from Slack itself (message metadata), since a process can die right after Slack accepted a post."""
+        try:
+            if thread_ts:
+                found = self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
+                                                          limit=1000)
+            else:  # a DM answered outside a thread
+                found = self.client.conversations_history(channel=channel, include_all_metadata=True, limit=100)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("thread_not_found", "channel_not_found", "not_in_channel"):
+                return False, None
+            raise
+        placeholder = None
+        for m in found.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if (meta.get("event_payload") or {}).get("asked") != asked:
+                continue
+            if meta.get("event_type") == ANSWER_EVENT:
+                return True, None
+            if meta.get("event_type") == PLACEHOLDER_EVENT:
+                placeholder = str(m["ts"])
+        return False, placeholder
 
     # ------------------------------------------------------------------ answering
     def ask(self, question: str, person: Person, conversation_id: str) -> tuple[Answer, float]:
@@ -138,13 +226,18 @@ class BotContext:
         return answer, time.perf_counter() - started
 
     def answer_in_channel(self, *, user_id: str, question: str, channel: str, thread_ts: str | None,
-                          surface: str, track_thread: bool) -> list[str]:
-        """Answer a message: identity, ask, placeholder when slow, post the rendered answer (threaded if given)."""
+                          surface: str, track_thread: bool, asked: str = "",
+                          placeholder_ts: str | None = None) -> list[str]:
+        """Answer a message: identity, ask, placeholder when slow, post the rendered answer (threaded if given).
+        `asked` ("channel:ts" of the question) tags the replies; `placeholder_ts`: one an earlier attempt left."""
+        answered = reply_metadata(ANSWER_EVENT, asked) if asked else None
         person = self.people.person(user_id)
         if person is None:
-            return [self.post(channel, {"text": UNKNOWN_USER, "blocks": []}, thread_ts)]
+            return [self.post(channel, {"text": UNKNOWN_USER, "blocks": []}, thread_ts, answered)]
         conversation_id = f"{channel}:{thread_ts}" if thread_ts else channel
-        placeholder = _Placeholder(self, channel, thread_ts, self.settings.kam_slack_placeholder_after)
+        placeholder = _Placeholder(self, channel, thread_ts, self.settings.kam_slack_placeholder_after,
+                                   reply_metadata(PLACEHOLDER_EVENT, asked) if asked else None,
+                                   shown=placeholder_ts)
         try:
             answer, seconds = self.ask(question, person, conversation_id)
         finally:
@@ -155,7 +248,7 @@ class BotContext:
             sources=[s.model_dump(mode="json") for s in answer.sources], seconds=round(seconds, 4))
         messages = render_answer(answer, answer_id, stale_days=self.settings.kam_stale_days,
                                  owner_label=self.owner_label)
-        posted = self.post_all(channel, messages, thread_ts, replace_ts=placeholder_ts)
+        posted = self.post_all(channel, messages, thread_ts, replace_ts=placeholder_ts, metadata=answered)
         if track_thread and thread_ts:
             try:  # the answer is out: a failure here must not make a retry answer twice
                 self.state.track_thread(channel, thread_ts, user_id)
@@ -167,10 +260,11 @@ class BotContext:
 class _Placeholder:
     """Posts "looking it up" if the answer is not ready after `after` seconds; `stop()` returns its ts (or None)."""
 
-    def __init__(self, ctx: BotContext, channel: str, thread_ts: str | None, after: float):
-        self.ctx, self.channel, self.thread_ts = ctx, channel, thread_ts
-        self.ts: str | None = None
-        self._done = False
+    def __init__(self, ctx: BotContext, channel: str, thread_ts: str | None, after: float,
+                 metadata: dict[str, Any] | None = None, shown: str | None = None):
+        self.ctx, self.channel, self.thread_ts, self.metadata = ctx, channel, thread_ts, metadata
+        self.ts: str | None = shown  # a placeholder already in Slack (left by an attempt that died)
+        self._done = shown is not None
         self._lock = threading.Lock()  # held while posting, so stop() waits for a post in flight
         self._timer = threading.Timer(max(0.0, after), self._show)
         self._timer.daemon = True
@@ -181,7 +275,8 @@ class _Placeholder:
             if self._done:
                 return
             try:
-                self.ts = self.ctx.post(self.channel, {"text": PLACEHOLDER, "blocks": []}, self.thread_ts)
+                self.ts = self.ctx.post(self.channel, {"text": PLACEHOLDER, "blocks": []}, self.thread_ts,
+                                        self.metadata)
             except SlackApiError as exc:
                 log.warning("placeholder not posted: %s", exc.response.get("error"))
 

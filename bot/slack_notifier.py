@@ -44,6 +44,16 @@ class SlackNotifier:
             self._dm_channels[person] = channel
         return channel
 
+    def already_sent(self, person: str, ledger_ids: list[int]) -> Sent | None:
+        """A message for one of these delivery-ledger rows already in the person's DM (its blocks carry the row
+        ids: `nudge:<id>`, `delivery:<id>`), or None. Asked before re-sending rows a crashed run had claimed."""
+        wanted = {f"{prefix}:{i}" for i in ledger_ids for prefix in ("nudge", "nudge_text", "delivery")}
+        channel = self.dm_channel(person)
+        for m in self.client.conversations_history(channel=channel, limit=200).get("messages") or []:
+            if any(b.get("block_id") in wanted for b in m.get("blocks") or []):
+                return Sent(channel, str(m["ts"]))
+        return None
+
     def send_dm(self, person: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Sent:
         return self.post_channel(self.dm_channel(person), text, blocks)
 

@@ -7,7 +7,6 @@ The tables live on the shared `Base` (knowledge/db.py lists this module in TABLE
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 import time
 import uuid
@@ -16,15 +15,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge.db import Base, retry_busy, utcnow
 from knowledge.store import Store
 
 T = TypeVar("T")
-log = logging.getLogger("kam.bot")
-DEFAULT_HEARTBEAT_SECONDS = 5.0
-STALE_BEATS = 6  # missed beats before a process counts as dead: generous, a loaded host delays its beats
 
 
 class SeenEventRow(Base):
@@ -35,14 +33,6 @@ class SeenEventRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     boot: Mapped[str] = mapped_column(String(32))  # the process that claimed it
     done: Mapped[bool] = mapped_column(Boolean, default=False)  # its work finished (the answer was posted)
-
-
-class BotWorkerRow(Base):
-    """A live app process (its boot id), seen at its last heartbeat: its unfinished claims are not taken over."""
-
-    __tablename__ = "slack_workers"
-    boot: Mapped[str] = mapped_column(String(32), primary_key=True)
-    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class BotThreadRow(Base):
@@ -110,50 +100,14 @@ class BotState:
     """The Slack app's persistent memory, on the knowledge base's relational store."""
 
     def __init__(self, store: Store, dedup_hours: float = 24.0, busy_seconds: float = 120.0,
-                 heartbeat_seconds: float | None = None):
-        """`heartbeat_seconds`: announce this process as alive every so often (the app does; a state without a
-        heartbeat counts as dead to the others, so its unfinished claims may be taken over)."""
+                 lease_seconds: float = 30.0):
         self.store, self.busy_seconds = store, busy_seconds
         self.ttl = dt.timedelta(hours=dedup_hours)
+        self.lease = dt.timedelta(seconds=lease_seconds)  # an unfinished claim older than this lost its process
         self.boot = uuid.uuid4().hex  # this process; claims of a dead process may be taken over
-        self.heartbeat_seconds = heartbeat_seconds
-        self._stop = threading.Event()
-        if heartbeat_seconds:
-            self.beat()
-            threading.Thread(target=self._heartbeat, name="kam-bot-heartbeat", daemon=True).start()
         self._claims = 0
         self._recent: dict[str, float] = {}  # key -> monotonic time first seen by this process
         self._recent_lock = threading.Lock()
-
-    # ------------------------------------------------------------ liveness
-    def beat(self) -> None:
-        def upsert(s: Session) -> None:
-            row = s.get(BotWorkerRow, self.boot)
-            if row is None:
-                s.add(BotWorkerRow(boot=self.boot, seen_at=utcnow()))
-            else:
-                row.seen_at = utcnow()
-            # forget processes silent for a day
-            s.execute(delete(BotWorkerRow).where(BotWorkerRow.seen_at < utcnow() - dt.timedelta(days=1)))
-
-        self._write(upsert)
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.heartbeat_seconds):
-            try:
-                self.beat()
-            except Exception:  # a database hiccup: the next beat tries again; staying silent only risks a takeover
-                log.warning("bot heartbeat not written", exc_info=True)
-
-    def close(self) -> None:
-        """A clean stop: this process's unfinished claims may be taken over at once."""
-        self._stop.set()
-        self._write(lambda s: s.execute(delete(BotWorkerRow).where(BotWorkerRow.boot == self.boot)))
-
-    def _stale_before(self) -> dt.datetime:
-        # a process whose heartbeat is older than a few beats is taken for dead (kill -9, a lost host)
-        beats = self.heartbeat_seconds or DEFAULT_HEARTBEAT_SECONDS
-        return utcnow() - dt.timedelta(seconds=STALE_BEATS * beats)
 
     # ------------------------------------------------------------ delivery dedup, in memory (the ack path)
     def first_delivery(self, key: str) -> bool:
@@ -175,9 +129,10 @@ class BotState:
     def claim(self, key: str) -> bool:
         """True if this process should handle `key` now; False for a duplicate.
 
-        A key is handled once within the TTL. The one exception: a claim left unfinished by a process that is dead
-        (no heartbeat for STALE_BEATS beats: it died between acknowledging and answering) is taken over, so a retry
-        after a crash is still answered; a live process's claim never is (two workers behind one front).
+        A key is handled once within the TTL. The one exception: a claim left unfinished by a process that died
+        (between acknowledging and answering) is taken over, so a retry after a crash is still answered. A claim
+        is only that once it is older than the lease: a live process renews its claims (`heartbeat`), so two live
+        processes never both answer one message.
         Every statement writes (no read first), so SQLite's busy handler applies; a busy database is retried.
         """
         claimed = self._write(lambda s: self._claim(s, key))
@@ -190,10 +145,7 @@ class BotState:
     def _claim(self, s: Session, key: str) -> bool:
         now = utcnow()
         table = SeenEventRow.__table__
-        if s.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
+        insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert  # type: ignore[union-attr]
         added = s.execute(insert(table).values(key=key, at=now, boot=self.boot, done=False)
                           .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
         if added.first() is not None:  # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT
@@ -202,10 +154,9 @@ class BotState:
                             .values(at=now, boot=self.boot, done=False))
         if expired.rowcount:  # a genuinely new delivery
             return True
-        owner_alive = select(BotWorkerRow.boot).where(BotWorkerRow.boot == SeenEventRow.boot,
-                                                      BotWorkerRow.seen_at >= self._stale_before()).exists()
         taken = s.execute(update(SeenEventRow).where(SeenEventRow.key == key, SeenEventRow.done.is_(False),
-                                                     SeenEventRow.boot != self.boot, ~owner_alive)
+                                                     SeenEventRow.boot != self.boot,
+                                                     SeenEventRow.at < now - self.lease)
                           .values(boot=self.boot, at=now))
         return bool(taken.rowcount)
 
@@ -214,8 +165,20 @@ class BotState:
         self._write(lambda s: s.execute(delete(SeenEventRow).where(
             SeenEventRow.key == key, SeenEventRow.boot == self.boot, SeenEventRow.done.is_(False))))
 
+    def finished(self, key: str) -> bool:
+        """Whether `key`'s work is done (by any process)."""
+        with self.store.session() as s:
+            return bool(s.scalar(select(SeenEventRow.done).where(SeenEventRow.key == key)))
+
     def finish(self, key: str) -> None:
         self._write(lambda s: s.execute(update(SeenEventRow).where(SeenEventRow.key == key).values(done=True)))
+
+    def heartbeat(self) -> None:
+        """Renew this process's unfinished claims, so no other process takes them over while it works."""
+        now = utcnow()
+        self._write(lambda s: s.execute(update(SeenEventRow).where(
+            SeenEventRow.boot == self.boot, SeenEventRow.done.is_(False), SeenEventRow.at > now - self.ttl)
+            .values(at=now)))
 
     def purge(self, now: dt.datetime | None = None) -> int:
         """Forget keys older than the TTL."""

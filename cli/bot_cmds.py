@@ -48,9 +48,11 @@ def run(
         app = create_app(kb, settings)
     except Exception as exc:  # e.g. auth.test rejects the token
         fail(f"could not start the Slack app: {exc}")
+    from scheduler.clock import clock_for
     from scheduler.runner import start_in_background
 
-    scheduler = start_in_background(kb, settings, app.kam_notifier) if settings.kam_run_scheduler else None  # type: ignore[attr-defined]
+    scheduler = (start_in_background(kb, settings, app.kam_notifier, clock_for(settings))  # type: ignore[attr-defined]
+                 if settings.kam_run_scheduler else None)
     try:
         if socket_mode:
             console.print("kam-bot: Socket Mode (SLACK_APP_TOKEN set); Ctrl-C to stop")
@@ -89,10 +91,13 @@ def front(
     """Run the HTTP front alone, in front of bot workers started with KAM_HTTP_FRONT=false (docs/deployment.md)."""
     from bot.front import main
 
-    settings = ctx().settings
+    c = ctx()
+    settings = c.settings
     if not settings.slack_signing_secret:
         fail("SLACK_SIGNING_SECRET is not set")
+    c.store  # noqa: B018 - brings the schema up to date: the front journals events in its slack_inbox table
     os.environ.setdefault("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    os.environ["DATABASE_URL"] = settings.db_url  # the journal's database (the front reads no settings)
     main(["--host", host or settings.kam_http_host, "--port", str(settings.kam_http_port if port is None else port),
           *[arg for url in backend for arg in ("--backend", url)]])
 
@@ -105,7 +110,8 @@ class FrontProcess:
 
 def start_front(host: str, port: int, backend_url: str, settings: Settings) -> FrontProcess:
     """Start bot/front.py as a child process on host:port; it exits when this process does (its stdin closes)."""
-    env = {**os.environ, "SLACK_SIGNING_SECRET": settings.slack_signing_secret or ""}
+    env = {**os.environ, "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
+           "DATABASE_URL": settings.db_url}  # the front journals acknowledged events in the bot's database
     proc = subprocess.Popen([sys.executable, "-m", "bot.front", "--host", host, "--port", str(port), "--backend",
                              backend_url, "--threads", str(settings.kam_http_threads), "--with-parent"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parents[1])

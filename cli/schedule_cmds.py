@@ -114,11 +114,17 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
         except runner.LeaseLost as exc:
             fail(str(exc), code=3)
         return
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job added and run otherwise
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     err_console.print("scheduler: waiting for the scheduler lock…")
-    handle = runner.start_in_background(None, settings, out, store=ctx().store,
+    from scheduler.clock import clock_for
+
+    handle = runner.start_in_background(None, settings, out, clock_for(settings), store=ctx().store,
                                         on_lead=lambda: err_console.print("scheduler: running"))
     try:
         stop.wait()
@@ -129,9 +135,9 @@ def scheduler(once: str | None = typer.Option(None, "--once", help="run one job 
 def _run_once(once: str, settings: Settings, notifier: Notifier, force: bool) -> None:
     from knowledge.kb import KnowledgeBase
     from scheduler import sweep
-    from scheduler.clock import SystemClock
+    from scheduler.clock import clock_for
 
-    now = SystemClock().now()
+    now = clock_for(settings).now()
     store = ctx().store
     if once == "sweep":
         r = sweep.run_sweep(store, settings, notifier, now, force=force)

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     kam_http_front: bool = True  # `kam run --http`: ack Slack from a separate small process (acks never wait)
     kam_bot_workers: int = 8  # threads that compute and post answers (listeners only ack and hand work over)
     kam_bot_retries: int = Field(default=3, ge=1, le=10)  # attempts at acked work before the asker is told it failed
+    # seconds an acknowledged event is reserved for the process answering it (renewed while that process lives);
+    # after a crash another process, or the restarted one, answers it once this has run out
+    kam_slack_event_lease: float = Field(default=30.0, gt=0)
     kam_db_busy_seconds: float = Field(default=120.0, ge=0)  # a write retries this long on a busy (locked) database
     kam_gil_switch_ms: float = 1.0  # `kam run`: Python's thread switch interval, so acks are not stuck behind answers
     kam_slack_dedup_hours: float = 24.0  # remember delivered event ids this long (Slack retries for ~5 min)
@@ -108,6 +111,9 @@ class Settings(BaseSettings):
     kam_slack_placeholder_after: float = 1.0  # post "looking it up" when an answer takes longer (seconds)
     kam_slack_retries: int = 3  # Web API retries on 429 (honouring Retry-After) and on connection errors
     kam_slack_verify_token: bool = True  # call auth.test at startup to check SLACK_BOT_TOKEN
+
+    # --- simulation only: a file holding the current instant (ISO 8601) that the scheduler takes as its clock ---
+    kam_clock_file: Path | None = None
 
     _split = field_validator("kam_required_fields", mode="before")(_split_csv)
     _split_remind = field_validator("kam_remind_renewal", "kam_remind_review", "kam_remind_visit",

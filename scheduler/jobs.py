@@ -9,6 +9,7 @@ numbers: APScheduler counts 0 = Monday, crontab counts 0 = Sunday.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,16 +53,20 @@ class Jobs:
         self.clock = clock or SystemClock()
         self.kb = kb
         self.zones: tuple[set[str], set[str]] = (set(), set())
+        # runs never overlap, also when a simulated clock (FileClock) triggers a catch-up beside a cron job
+        self.running = threading.RLock()
 
     def sweep(self) -> sweep.SweepReport:
-        report = sweep.run_sweep(self.store, self.settings, self.notifier, self.clock.now())
+        with self.running:
+            report = sweep.run_sweep(self.store, self.settings, self.notifier, self.clock.now())
         if report.messages or report.failed:
             log.info("nudge sweep: %d messages, %d nudges (%d late), failed: %s", report.messages, report.nudges,
                      report.late, report.failed or "none")
         return report
 
     def digests(self) -> sweep.SweepReport:
-        report = sweep.run_digests(self.store, self.settings, self.notifier, self.clock.now())
+        with self.running:
+            report = sweep.run_digests(self.store, self.settings, self.notifier, self.clock.now())
         if report.messages or report.failed:
             log.info("digests: %d sent (%d late), failed: %s", report.messages, report.late, report.failed or "none")
         return report
@@ -70,7 +75,8 @@ class Jobs:
         from knowledge.kb import KnowledgeBase
 
         kb = self.kb or KnowledgeBase(self.settings, self.store, None)  # type: ignore[arg-type]
-        return sweep.run_tier_review(kb, self.settings, self.notifier, self.clock.now())
+        with self.running:
+            return sweep.run_tier_review(kb, self.settings, self.notifier, self.clock.now())
 
     def catch_up(self) -> None:
         """What a (re)start runs at once: everything that became due while no scheduler was running."""

@@ -24,13 +24,14 @@ from sqlalchemy.pool import NullPool
 from bot.notifier import Notifier
 from knowledge.settings import Settings
 from knowledge.store import Store
-from scheduler.clock import Clock
+from scheduler.clock import Clock, FileClock
 from scheduler.jobs import Jobs, build_scheduler
 
 log = logging.getLogger(__name__)
 LOST_BACKOFF_POLLS = 10  # polls a leader that lost its lock waits before trying again
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 1.0
+SIMULATION_POLL = 0.1  # KAM_CLOCK_FILE: how often the simulated clock is read
 # Client and server side: a leader whose network went silent loses its session (and the lock) within seconds,
 # and its own checks fail within the same bound, instead of TCP's default two hours.
 PG_LEASE_CONNECT = {"keepalives": 1, "keepalives_idle": 1, "keepalives_interval": 1, "keepalives_count": 2,
@@ -200,13 +201,21 @@ class SchedulerHandle:
         log.info("scheduler running (this process holds the scheduler lock)")
         if self.on_lead:
             self.on_lead()
+        simulated = isinstance(self.jobs.clock, FileClock)
+        seen = self.jobs.clock.now()  # before the catch-up: a move during it is caught up after it
         try:
             self.jobs.catch_up()
         except Exception:
             log.exception("catch-up failed; the hourly refresh retries it")
-        while not self._stop.wait(min(self.poll, HEARTBEAT_SECONDS)):  # the heartbeat
-            if not self.lock.held():
+        while not self._stop.wait(SIMULATION_POLL if simulated else min(self.poll, HEARTBEAT_SECONDS)):
+            if not self.lock.held():  # the heartbeat
                 return
+            if simulated and self.jobs.clock.now() != seen:  # a simulation moved time: what is due now is sent
+                seen = self.jobs.clock.now()
+                try:
+                    self.jobs.catch_up()
+                except Exception:
+                    log.exception("catch-up after the simulated clock moved failed")
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

@@ -87,6 +87,20 @@ def _batch_size() -> int:
     return MAX_NUDGES_PER_MESSAGE
 
 
+def send_once(notifier: Notifier, address: str, ids: list[int], retry: bool, text: str,
+              blocks: list[dict[str, Any]]) -> Any:
+    """Send a message for ledger rows `ids`. A retry (rows claimed by a run that died) first asks the notifier
+    whether the message already went out: a process can die after Slack accepted it but before it was marked
+    sent, and sending it again would nudge twice."""
+    if retry:
+        find = getattr(notifier, "already_sent", None)
+        sent = find(address, ids) if find is not None else None
+        if sent is not None:
+            log.info("ledger rows %s were already delivered before a crash; not sending again", ids)
+            return sent
+    return notifier.send_dm(address, text, blocks)
+
+
 def deliver_batch(store: Store, notifier: Notifier, rcpt: Recipient, items: list[Nudge], report: SweepReport,
                   token: str) -> bool:
     """Claim, send (one message per chunk of the batch) and mark sent. False when a send failed."""
@@ -105,7 +119,8 @@ def deliver_batch(store: Store, notifier: Notifier, rcpt: Recipient, items: list
         rows = [(by_key[k].id, n) for (k, *_), n in zip(keys, chunk, strict=True) if k in by_key]
         text, blocks = nudge_message(rows, rcpt.today)
         try:
-            sent = notifier.send_dm(rcpt.address, text, blocks)
+            sent = send_once(notifier, rcpt.address, [r[0] for r in rows], any(c.retry for c in claimed), text,
+                             blocks)
         except Exception as exc:  # left claimed: the next sweep retries it
             log.warning("nudges to %s not sent (%s); will retry", rcpt.ident, exc)
             report.failed.append(rcpt.ident)
@@ -227,8 +242,10 @@ def run_digests(store: Store, settings: Settings, notifier: Notifier, now: dt.da
                                         local_now.date())], token)
         if claimed:
             text, blocks = digest_message(digest, late=late)
+            if blocks:  # tagged with its ledger row, so a retry after a crash can find it (send_once)
+                blocks = [{**blocks[0], "block_id": f"delivery:{claimed[0].id}"}, *blocks[1:]]
             try:
-                sent = notifier.send_dm(rcpt.address, text, blocks)
+                sent = send_once(notifier, rcpt.address, [claimed[0].id], claimed[0].retry, text, blocks)
             except Exception as exc:
                 log.warning("digest to %s not sent (%s); will retry", m.email, exc)
                 report.failed.append(m.email)

@@ -29,12 +29,12 @@ def test_a_database_from_before_migrations_upgrades_in_place(settings):
         c.execute(text("DROP TABLE alembic_version"))
         c.execute(text("ALTER TABLE aliases DROP COLUMN position"))
         for table in ("chunk_terms", "chunk_vectors", "chunks", "lexical_stats", "kam_meta", "profile_changes",
-                      "profile_bases"):
+                      "profile_bases", "slack_inbox"):
             c.execute(text(f"DROP TABLE {table}"))
     store.engine.dispose()
     upgraded = Store(settings)
     assert upgraded.migrations[:2] == ["an existing database without migrations: taken as revision 0001",
-                                       "upgraded from revision 0001 to 0003"]
+                                       "upgraded from revision 0001 to 0004"]
     assert "chunks" in upgraded.migrations[2]
     assert "position" in {col["name"] for col in inspect(upgraded.engine).get_columns("aliases")}
     assert {"profile_changes", "profile_bases"} <= set(inspect(upgraded.engine).get_table_names())
@@ -47,3 +47,18 @@ def test_the_fast_up_to_date_check_knows_the_newest_revision():
     from knowledge.migrations import HEAD, head
 
     assert head() == HEAD
+
+
+def test_a_database_at_0003_gets_the_slack_inbox(settings):
+    store = Store(settings)
+    with store.engine.begin() as c:  # the schema as revision 0003 left it
+        c.execute(text("DROP TABLE slack_inbox"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations == ["upgraded from revision 0003 to 0004"]
+    columns = {col["name"] for col in inspect(upgraded.engine).get_columns("slack_inbox")}
+    assert {"key", "body", "status", "attempts", "owner", "lease_until", "finished_at"} <= columns
+    assert {i["name"] for i in inspect(upgraded.engine).get_indexes("slack_inbox")} >= {
+        "ix_slack_inbox_status", "ix_slack_inbox_lease_until"}
+    upgraded.engine.dispose()

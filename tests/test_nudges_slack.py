@@ -153,3 +153,26 @@ def test_reschedule_to_the_past_is_refused(bot):
     _click(bot, "nudge_reschedule", row.id, message, picked="2026-12-01")
     assert not ledger.states(store)
     assert "after today" in bot.mock.calls("chat.postEphemeral")[-1].params["text"]
+
+
+def test_a_nudge_slack_took_before_the_sender_heard_back_is_not_sent_again(bot):
+    """Slack accepted the message, but its reply never came back (the connection dropped, the scheduler was
+    killed): the rows stay claimed, and the next sweep finds the message in the DM instead of nudging twice."""
+    store = bot.kb.store
+    tiers = {store.find_account("Acme Industrial"): "key"}
+
+    def accepted_then_lost(params: dict) -> dict:
+        bot.mock._m_chat_postMessage(params)
+        return {"ok": False, "error": "internal_error"}  # what the sender sees: a failure
+
+    bot.mock.on("chat.postMessage", accepted_then_lost)
+    first = _sweep(bot, DAY, tiers)
+    assert first.messages == 0 and first.failed == ["bob@example.com"]
+    assert {r.status for r in ledger.deliveries(store, status=None)} == {"claimed"}
+    bot.mock.on("chat.postMessage", None)
+    _sweep(bot, DAY, tiers)
+    rows = ledger.deliveries(store, status=None)
+    assert rows and {r.status for r in rows} == {"sent"}
+    in_dm = [m for m in bot.mock.messages["DU0BOB00001"].values()
+             if any(b.get("block_id") == f"nudge:{rows[0].id}" for b in m.get("blocks") or [])]
+    assert len(in_dm) == 1 and rows[0].ts == in_dm[0]["ts"]
