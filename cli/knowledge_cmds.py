@@ -132,10 +132,11 @@ def import_filing(file: list[Path] = typer.Argument(..., help="10-K JSON file(s)
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Import annual reports (10-K JSON) as dated documents split into the six dimensions."""
     from knowledge.importers.filing import import_filings as run
+    from skills.ask.resolve import AskMatcher
 
     ctx().lock_for_writing()
     with progress_bar("filings") as bar:
-        report = run(ctx().store, file, account=account, progress=bar)
+        report = run(ctx().store, file, account=account, progress=bar, matcher=AskMatcher())
     _sync_and_report(report, as_json)
 
 

@@ -12,6 +12,7 @@ from knowledge.index import Index
 from knowledge.loader import ProfileError
 from knowledge.profile import AccountProfile, Person
 from knowledge.retrieval import hybrid_search
+from skills.ask.resolve import AskMatcher
 
 FEDEX = "1048911_10K_2023_0000950170-23-033201.json"
 TYSON_2022 = "100493_10K_2022_0000100493-22-000097.json"
@@ -150,7 +151,8 @@ def test_search_finds_the_competition_section(settings, store, embedder, filings
 def test_account_option_warns_when_the_company_does_not_look_like_it(store, filings, filing, account, aliases,
                                                                      looks_like):
     store.save_profile(AccountProfile(account=account, aliases=aliases, owner="bob@example.com"), "/p/a.yaml")
-    report = import_filings(store, [filings / filing], account=account.split()[0].lower())  # a short name, too
+    report = import_filings(store, [filings / filing], account=account.split()[0].lower(),  # a short name, too
+                            matcher=AskMatcher())
     assert report.imported == [store.find_account(account)] and report.created == []
     warned = [w for w in report.warnings if "does not look like the account" in w]
     assert bool(warned) is not looks_like, report.warnings

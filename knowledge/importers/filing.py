@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import delete, select
 
@@ -25,7 +26,7 @@ from knowledge.history import diff, file_time, import_actor, record
 from knowledge.importers.report import ImportReport
 from knowledge.loader import ProfileError, read_text
 from knowledge.profile import AccountProfile, Background
-from knowledge.store import Store
+from knowledge.store import Store, name_key
 
 REQUIRED_KEYS = ("cik", "company", "filing_type", "filing_date", "item_1")
 UNASSIGNED_OWNER = "unassigned@kam.local"
@@ -229,28 +230,48 @@ def doc_prefix(filing: dict) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def _account_for(store: Store, filing: dict, account: str | None, path: Path, actor: str,
-                 warnings: list[str] | None = None) -> tuple[str, bool]:
-    """(account id, created). --account must exist (found as Ask finds an account: name, alias, short or Chinese
-    name, typo), and a warning is added when the filing's company does not look like it; otherwise: the account
-    already holding this company's filings (same CIK), then the company name, else a new minimal account named
-    after the company."""
-    if account:
-        from skills.ask.resolve import find_account, same_company
+class AccountMatcher(Protocol):
+    """How `--account NAME` is found and compared with the filing's company. The importer's own is exact; the CLI
+    passes Ask's (skills/ask/resolve.py: short names, Chinese names, typos), so importers need not know skills."""
 
-        found = find_account(store, account)
-        if found.candidates:
-            raise ProfileError(path, f"{account!r} names several accounts ({', '.join(found.candidates)}); give "
+    def find(self, store: Store, name: str) -> tuple[str | None, list[str]]:
+        """(account id or None, the candidate ids when the name fits several)."""
+        ...
+
+    def same_company(self, names: list[str], others: list[str]) -> bool: ...
+
+
+class ExactMatcher:
+    """An id, name or alias as stored; companies compared by their normalised names."""
+
+    def find(self, store: Store, name: str) -> tuple[str | None, list[str]]:
+        return store.find_account(name.strip()), []
+
+    def same_company(self, names: list[str], others: list[str]) -> bool:
+        return bool({name_key(n) for n in names} & {name_key(o) for o in others})
+
+
+def _account_for(store: Store, filing: dict, account: str | None, path: Path, actor: str,
+                 warnings: list[str] | None = None, matcher: AccountMatcher | None = None) -> tuple[str, bool]:
+    """(account id, created). --account must exist (found by `matcher`), and a warning is added when the filing's
+    company does not look like it; otherwise: the account already holding this company's filings (same CIK), then
+    the company name, else a new minimal account named after the company."""
+    if account:
+        matcher = matcher or ExactMatcher()
+        found, candidates = matcher.find(store, account)
+        if candidates:
+            raise ProfileError(path, f"{account!r} names several accounts ({', '.join(candidates)}); give "
                                      "more of the name", field="--account")
-        if found.account_id is None:
+        if found is None:
             raise ProfileError(path, f"no account named {account!r} (see `kam accounts`)", field="--account")
-        summary = store.summaries([found.account_id])[0]
+        summary = store.summaries([found])[0]
         company = str(filing["company"])
-        if warnings is not None and not same_company(_name_candidates(company), [summary.name, *summary.aliases]):
+        if warnings is not None and not matcher.same_company(_name_candidates(company),
+                                                             [summary.name, *summary.aliases]):
             warnings.append(f"{path}: the filing is by {company_name(company)} (CIK {str(filing['cik']).strip()}), "
                             f"which does not look like the account {summary.name!r} it was attached to with "
                             f"--account; check the name (kam import-filing FILE --account NAME again moves it)")
-        return found.account_id, False
+        return found, False
     with store.session() as s:
         same_cik = s.scalars(select(DocumentRow.account_id)
                              .where(DocumentRow.id.like(f"10k-{str(filing['cik']).strip()}-%"))).first()
@@ -275,7 +296,8 @@ def _account_for(store: Store, filing: dict, account: str | None, path: Path, ac
 
 
 def import_filing(store: Store, path: Path, account: str | None = None,
-                  report: ImportReport | None = None, actor: str | None = None) -> tuple[str, int, bool]:
+                  report: ImportReport | None = None, actor: str | None = None,
+                  matcher: AccountMatcher | None = None) -> tuple[str, int, bool]:
     """Attach one filing's sections to an account, recorded in its history (`documents[ID]`). Returns (account id,
     documents, changed); the accounts it creates and its warnings go to `report` when given."""
     path = Path(path)
@@ -284,7 +306,8 @@ def import_filing(store: Store, path: Path, account: str | None = None,
     sections = filing_sections(filing)
     if not sections:
         raise ProfileError(path, "no section with text (items 1, 6-8, 10 are all empty)")
-    account_id, created = _account_for(store, filing, account, path, actor, report.warnings if report else None)
+    account_id, created = _account_for(store, filing, account, path, actor, report.warnings if report else None,
+                                       matcher)
     if created and report is not None:
         report.created.append(account_id)
     dated = dt.date.fromisoformat(str(filing.get("period_of_report") or filing["filing_date"]))
@@ -319,13 +342,14 @@ def import_filing(store: Store, path: Path, account: str | None = None,
 
 
 def import_filings(store: Store, files: list[Path], account: str | None = None,
-                   progress: Callable[[int, int], None] | None = None, actor: str | None = None) -> ImportReport:
+                   progress: Callable[[int, int], None] | None = None, actor: str | None = None,
+                   matcher: AccountMatcher | None = None) -> ImportReport:
     """Each file in its own transaction: a bad file is reported and skipped, the others still load."""
     report = ImportReport("10-K filings")
     actor = actor or import_actor()
     for i, path in enumerate(files, 1):
         try:
-            account_id, docs, changed = import_filing(store, Path(path), account, report, actor)
+            account_id, docs, changed = import_filing(store, Path(path), account, report, actor, matcher)
             (report.imported if changed else report.unchanged).append(account_id)
             report.warnings.extend([] if docs else [f"{path}: no sections found"])
         except ProfileError as exc:

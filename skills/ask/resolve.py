@@ -298,3 +298,14 @@ def same_company(names: list[str], others: list[str], cutoff: float = 88) -> boo
     if mine & theirs:
         return True
     return any(fuzz.ratio(a, b) >= cutoff for a in mine for b in theirs if min(len(a), len(b)) >= 4)
+
+
+class AskMatcher:
+    """knowledge.importers.filing.AccountMatcher the way Ask finds accounts (`kam import-filing --account`)."""
+
+    def find(self, store: Store, name: str) -> tuple[str | None, list[str]]:
+        found = find_account(store, name)
+        return found.account_id, found.candidates
+
+    def same_company(self, names: list[str], others: list[str]) -> bool:
+        return same_company(names, others)
