@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.mock_socket import SocketModeServer
+
 BOT_USER_ID = "U0KAMBOT"
 BOT_ID = "B0KAMBOT"
 TEAM_ID = "T111"
@@ -266,6 +268,7 @@ class MockSlack:
         self._id_counter = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._socket_mode: SocketModeServer | None = None
         for uid, info in (users or {}).items():
             self.add_user(uid, **info)
 
@@ -281,6 +284,9 @@ class MockSlack:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        if self._socket_mode is not None:
+            self._socket_mode.stop()
+            self._socket_mode = None
         if self._server is None:
             return
         self._server.shutdown()
@@ -311,6 +317,20 @@ class MockSlack:
     def base_url(self) -> str:
         """The ``base_url`` for slack_sdk's ``WebClient``: ``http://127.0.0.1:PORT/api/``."""
         return f"{self.url}/api/"
+
+    @property
+    def socket_mode(self) -> SocketModeServer:
+        """Socket Mode (bot/mock_socket.py): started on first use; `apps.connections.open` hands out its URL."""
+        with self._cond:
+            if self._socket_mode is None:
+                self._socket_mode = SocketModeServer(self.app_id).start()
+            return self._socket_mode
+
+    def socket_mode_if_connected(self) -> SocketModeServer | None:
+        """Socket Mode, if an app is connected to it now (else None: the app listens over HTTP)."""
+        with self._cond:
+            server = self._socket_mode
+        return server if server is not None and server.connections else None
 
     def response_url(self, kind: str = "commands") -> str:
         """A fresh ``response_url`` on this server (``kind``: ``commands`` or ``actions``)."""
@@ -527,6 +547,9 @@ class MockSlack:
         return "D" + channel if channel[:1] in ("U", "W") else channel
 
     # ---- methods (name: _m_ + method with dots replaced by underscores)
+    def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.socket_mode.url}
+
     def _m_api_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "args": {k: v for k, v in p.items() if k != "token"}}
 

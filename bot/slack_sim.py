@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from bot.mock_slack import APP_ID, BOT_USER_ID, TEAM_ID, Call, MockSlack
+from bot.mock_socket import SocketModeServer
 
 CHANNEL = "C0KAMSIM1"  # the channel mentions are posted in
 SHOWN = ("chat.postMessage", "chat.postEphemeral", "chat.update", "views.publish", "views.open", "response_url")
@@ -151,6 +152,9 @@ class SlackSim:
         return self._send(json.dumps(body).encode(), "application/json")
 
     def _send(self, body: bytes, content_type: str) -> tuple[int, str]:
+        socket_mode = self.mock.socket_mode_if_connected()
+        if socket_mode is not None:  # `kam run` with SLACK_APP_TOKEN connected to us: no HTTP endpoint to post to
+            return self._send_envelope(socket_mode, body, content_type)
         timestamp = str(int(time.time()))
         request = urllib.request.Request(self.bot_url, data=body, method="POST", headers={
             "Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp,
@@ -160,6 +164,22 @@ class SlackSim:
                 return response.status, response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode("utf-8", "replace")
+
+    def _send_envelope(self, socket_mode: SocketModeServer, body: bytes, content_type: str) -> tuple[int, str]:
+        """The same request as a Socket Mode envelope; an acknowledgement's payload (a slash command's reply) is
+        shown like a response_url reply."""
+        if content_type == "application/json":
+            kind, payload = "events_api", json.loads(body)
+        else:
+            form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            kind, payload = ("interactive", json.loads(form["payload"])) if "payload" in form else (
+                "slash_commands", form)
+        ack = socket_mode.wait_ack(socket_mode.send(kind, payload), timeout=10)
+        if ack is None:
+            return 504, "the bot did not acknowledge within 10 s"
+        if ack.get("payload"):
+            self.mock.handle("/socket-mode/ack", dict(ack["payload"]), {})
+        return 200, json.dumps(ack.get("payload") or {})
 
     # ------------------------------------------------------------------ what the bot showed
     def posts(self) -> list[Post]:

@@ -51,6 +51,8 @@ def run_sim(port: int, bot: str, secret: str, user: str, read: Callable[[str], s
                   "Start the bot beside it (another terminal, same KAM_HOME):\n"
                   f"  [bold]SLACK_API_URL={sim.api_url} SLACK_BOT_TOKEN=xoxb-sim SLACK_SIGNING_SECRET={escape(secret)} "
                   f"kam run --http --port {bot.rsplit(':', 1)[-1].split('/')[0]}[/]\n"
+                  "or in Socket Mode (what a self-hosted team runs; no port, the bot connects to the stand-in):\n"
+                  f"  [bold]SLACK_API_URL={sim.api_url} SLACK_BOT_TOKEN=xoxb-sim SLACK_APP_TOKEN=xapp-sim kam run[/]\n"
                   f"You are {escape(user)}. {escape(HELP)}", highlight=False, soft_wrap=True)
     stop = threading.Event()
     printer = threading.Thread(target=_show, args=(sim, stop), daemon=True, name="slack-sim-show")

@@ -400,7 +400,7 @@ def test_app_home_manager_sees_reports_accounts(bot: Bot, mock: MockSlack) -> No
 
 
 def test_socket_mode_handler_is_built_but_not_connected(bot: Bot) -> None:
-    # Socket Mode needs Slack's WebSocket endpoint, which has no offline stand-in: only construction is tested
+    # construction only; the Socket Mode round trips are in tests/test_socket_mode.py (the mock speaks it)
     settings = bot.kb.settings.model_copy(update={"slack_app_token": "xapp-1-test"})
     handler = socket_mode_handler(bot.app, settings)
     assert handler.app is bot.app and handler.client.app_token == "xapp-1-test"
