@@ -1,4 +1,4 @@
-"""`/kam` and its subcommands (ask, account, dates, tiers, note, help), and the note confirmation buttons."""
+"""`/kam` and its subcommands (ask, account, dates, tiers, note, edit, help), and the note confirmation buttons."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from skills.portfolio import current_tier_map, my_portfolio, upcoming_dates
 
 log = logging.getLogger("kam.bot")
 
-SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "help")
+SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "edit", "help")
 DIMENSION_ALIASES = {"org": "organisation", "organization": "organisation", "competition": "competitors",
                      "supplier": "suppliers", "customers": "downstream", "finances": "finance",
                      "financials": "finance", "competitor": "competitors"}
@@ -105,6 +105,10 @@ def register(app: App, ctx: BotContext) -> None:
                     respond(text="Your accounts by tier", blocks=blocks, response_type=kind)
                 elif sub == "note":
                     _note(ctx, person, user_id, rest, respond)
+                elif sub == "edit":
+                    from bot.handlers_edit import command_edit
+
+                    command_edit(ctx, person, rest, body.get("trigger_id") or "", respond)
             except Exception:
                 log.exception("/kam %s failed", sub)
                 respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")

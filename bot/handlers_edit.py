@@ -1,0 +1,157 @@
+"""Editing in Slack: `/kam edit`, the Edit / Fill in buttons, the edit modal's submission (errors shown on the field,
+nothing stored until every value is valid) and the "Save to account" message shortcut.
+
+Who may edit and how a form maps to profile fields is skills/edit.py; the modals are bot/render_edit.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.render_edit import (
+    EDIT_ACTION,
+    EDIT_VIEW,
+    FIELD_BLOCK,
+    edit_menu_blocks,
+    edit_modal,
+    error_blocks,
+    message_modal,
+    saved_edit_blocks,
+    submitted_values,
+)
+from bot.runtime import UNKNOWN_USER, BotContext
+from knowledge.profile import Person
+from skills import edit
+
+log = logging.getLogger("kam.bot")
+Respond = Callable[..., Any]
+NOT_ALLOWED = ("Only the account's owner and team, their managers and admins can edit {account}.")
+EDIT_USAGE = ("Usage: `/kam edit <account> [what]`, what being a dimension (background, finance, organisation, "
+              "competitors, suppliers, downstream), `contacts`, `metrics` or `dates`.")
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def split_edit_args(rest: str) -> tuple[str, str | None, str | None]:
+    """`Hanshan finance` -> ("Hanshan", "finance", None); `Hanshan contact Zhang Min` -> (.., "contacts", "Zhang
+    Min"); `Hanshan` -> ("Hanshan", None, None). The first word after the account naming a form splits them."""
+    from bot.handlers_commands import DIMENSION_ALIASES
+
+    words = rest.split()
+    for i in range(1, len(words)):
+        target = edit.target_for_word(words[i], DIMENSION_ALIASES)
+        if target:
+            return " ".join(words[:i]), target, " ".join(words[i + 1:]) or None
+    return rest.strip(), None, None
+
+
+def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str, target: str,
+              preset: dict[str, str] | None = None) -> dict[str, Any]:
+    """Open the edit modal of `target` (or a modal saying why not); returns the view sent."""
+    profile = ctx.store.load_profile(account_id)
+    if profile is None:
+        view = message_modal("Edit profile", "That account is no longer on file.")
+    elif not edit.may_edit(ctx.store, person, account_id):
+        view = message_modal("Edit profile", NOT_ALLOWED.format(account=profile.account))
+    else:
+        try:
+            view = edit_modal(edit.form(profile, account_id, target, ctx.settings.kam_required_fields), preset)
+        except (KeyError, ValueError):
+            view = message_modal("Edit profile", f"That is no longer on file in {profile.account}.")
+    ctx.client.views_open(trigger_id=trigger_id, view=view)
+    return view
+
+
+def command_edit(ctx: BotContext, person: Person, rest: str, trigger_id: str, respond: Respond) -> None:
+    """`/kam edit <account> [what]`: the modal of that form, or a menu of the account's forms."""
+    from bot.handlers_commands import resolve_account
+
+    name, target, item = split_edit_args(rest)
+    if not name:
+        respond(text=EDIT_USAGE, response_type="ephemeral")
+        return
+    account_id = resolve_account(ctx, person, name)
+    if account_id is None:
+        respond(text=f"I couldn't find an account called “{name}” among the accounts you can see.",
+                response_type="ephemeral")
+        return
+    profile = ctx.store.load_profile(account_id)
+    assert profile is not None
+    if not edit.may_edit(ctx.store, person, account_id):
+        respond(text=NOT_ALLOWED.format(account=profile.account), response_type="ephemeral")
+        return
+    if target and item:
+        match = [c.name for c in profile.contacts if c.name.casefold() == item.casefold()] if target == "contacts" \
+            else []
+        if match:
+            target = f"contacts[{match[0]}]"
+    if target is None:
+        respond(text=f"Edit {profile.account}", response_type="ephemeral",
+                blocks=edit_menu_blocks(profile.account, account_id, edit.targets(profile)))
+        return
+    open_edit(ctx, person, trigger_id, account_id, target)
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.action(re.compile(rf"^{EDIT_ACTION}"))
+    def on_edit_button(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        data = _json(action.get("value"))
+        person = ctx.people.person(body["user"]["id"])
+        if person is None:
+            ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Edit profile", UNKNOWN_USER))
+            return
+        account_id, target = str(data.get("a") or ""), str(data.get("t") or "")
+        preset = data.get("p") if isinstance(data.get("p"), dict) else None
+        open_edit(ctx, person, body["trigger_id"], account_id, target, preset)
+
+    @app.view(EDIT_VIEW)
+    def on_edit_submit(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = _json(view.get("private_metadata"))
+        account_id, target = str(meta.get("a") or ""), str(meta.get("t") or "")
+        values = submitted_values(view)
+        first = f"{FIELD_BLOCK}{next(iter(values), 'name')}"
+        person = ctx.people.person(body["user"]["id"])
+        profile = ctx.store.load_profile(account_id) if account_id else None
+        if person is None or profile is None:
+            ack(response_action="errors", errors={first: UNKNOWN_USER if person is None else
+                                                  "That account is no longer on file."})
+            return
+        if not edit.may_edit(ctx.store, person, account_id):
+            ack(response_action="errors", errors={first: NOT_ALLOWED.format(account=profile.account)})
+            return
+        try:
+            form = edit.form(profile, account_id, target, ctx.settings.kam_required_fields)
+        except (KeyError, ValueError):
+            ack(response_action="errors", errors={first: f"That is no longer on file in {profile.account}."})
+            return
+        shown = meta.get("s") if isinstance(meta.get("s"), dict) else None
+        try:
+            changes = edit.apply(ctx.store, form, values, actor=person.email, shown=shown)
+        except edit.EditError as exc:
+            ack(response_action="errors", errors=error_blocks(exc.errors, form))
+            return
+        except Exception:
+            log.exception("saving an edit of %s failed", account_id)
+            ack(response_action="errors", errors={first: "Sorry, that could not be saved. Please try again."})
+            return
+        changed = sorted({c.path for c in changes})
+        ack(response_action="update", view=message_modal("Saved", "\n".join(
+            b["text"]["text"] for b in saved_edit_blocks(profile.account, form.title, changed)
+            if b["type"] == "section") or f"Nothing changed in {profile.account}."))
+        if changes:
+            def reindex() -> None:
+                with ctx.index_lock:
+                    ctx.kb.index.sync(ctx.store, accounts=[account_id])
+            ctx.later(reindex)

@@ -1,0 +1,183 @@
+"""Editing in Slack, driven like Slack drives it: signed slash commands, block_actions and view_submission requests
+(built from Slack's real payloads) to the real bolt app over HTTP, modals opened in MockSlack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.render_edit import EDIT_VIEW, FIELD_BLOCK
+from knowledge.history import changes_of
+from tests.fakes import slack_requests as sr
+from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
+from tests.slack_harness import ALICE, EMAIL_USER, Bot
+
+HANSHAN, ACME = "hanshan-packaging-co", "acme-industrial"
+ADMIN = "U0ADA00001"  # ada, role admin (by users.info email)
+
+
+def _state(element: dict[str, Any], value: str | None) -> dict[str, Any]:
+    kind = element["type"]
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": value}
+    if kind == "static_select":
+        return {"type": kind, "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value}
+                if value is not None else None}
+    return {"type": kind, "value": value}
+
+
+def _initial(element: dict[str, Any]) -> str | None:
+    return (element.get("initial_value") or element.get("initial_date")
+            or (element.get("initial_option") or {}).get("value"))
+
+
+def submission(view: dict[str, Any], changes: dict[str, str | None] | None = None, user: str = ALICE,
+               metadata: str | None = None) -> bytes:
+    """The view_submission Slack sends when `user` presses Save on `view` after typing `changes` (field: text)."""
+    changes = changes or {}
+    state: dict[str, dict[str, Any]] = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        name = block["block_id"][len(FIELD_BLOCK):]
+        value = changes[name] if name in changes else _initial(block["element"])
+        state[block["block_id"]] = {block["element"]["action_id"]: _state(block["element"], value)}
+    return sr.view_submission_body(view["callback_id"], metadata if metadata is not None else
+                                   view["private_metadata"], state, user, blocks=view["blocks"])
+
+
+def open_modal(bot: Bot, mock: MockSlack, text: str, user: str = ALICE, n: int = 1) -> dict[str, Any]:
+    status, _ = bot.send(sr.slash_command_body(text=text, user_id=user, response_url=mock.response_url()))
+    assert status == 200
+    call = mock.wait_for("views.open", n, timeout=30)[n - 1]
+    assert call.response["ok"], call.response
+    assert_valid_view(call.params["view"])
+    return call.params["view"]
+
+
+def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"][len(FIELD_BLOCK):]: b for b in view["blocks"] if b["type"] == "input"}
+
+
+def test_kam_edit_dimension_modal_saves_only_valid_changes(bot: Bot, mock: MockSlack) -> None:
+    view = open_modal(bot, mock, "edit hanshan finance")
+    assert view["callback_id"] == EDIT_VIEW
+    fields = inputs(view)
+    assert {"revenue", "budget", "summary", "updated", "market_share"} <= set(fields)
+    assert fields["revenue"]["element"]["initial_value"].startswith("CNY 2.1B")  # the current value, filled in
+    assert fields["revenue"]["label"]["text"].endswith("*") and fields["budget"]["label"]["text"].endswith("*")
+    assert not fields["market_share"]["label"]["text"].endswith("*")  # not a required field
+    assert fields["updated"]["element"]["type"] == "datepicker"
+    before = bot.kb.store.load_profile(HANSHAN)
+
+    # an invalid date: the error is shown on that field, and nothing is stored (not even the valid revenue)
+    status, text = bot.send(submission(view, {"revenue": "CNY 2.4B (FY2026)", "updated": "2026-02-31"}))
+    assert status == 200
+    reply = json.loads(text)
+    assert reply["response_action"] == "errors" and set(reply["errors"]) == {f"{FIELD_BLOCK}updated"}
+    assert bot.kb.store.load_profile(HANSHAN) == before
+
+    status, text = bot.send(submission(view, {"revenue": "CNY 2.4B (FY2026)", "market_share": None}))
+    assert status == 200 and json.loads(text)["response_action"] == "update"
+    after = bot.kb.store.load_profile(HANSHAN)
+    assert after.finance.revenue == "CNY 2.4B (FY2026)" and after.finance.market_share is None
+    assert after.finance.budget == before.finance.budget  # untouched fields stay
+    with bot.kb.store.session() as s:
+        changes = [c for c in changes_of(s, HANSHAN) if c.source == "slack"]
+    assert {c.path for c in changes} == {"finance.revenue", "finance.market_share"}
+    assert {c.actor for c in changes} == {"alice@example.com"}
+
+
+def test_unchanged_fields_do_not_overwrite_a_concurrent_edit(bot: Bot, mock: MockSlack) -> None:
+    view = open_modal(bot, mock, "edit hanshan finance")
+    bot.kb.store.edit_profile(HANSHAN, {"finance.budget": "CNY 60M"}, source="cli", actor="bob@example.com")
+    status, text = bot.send(submission(view, {"revenue": "CNY 2.5B"}))
+    assert json.loads(text)["response_action"] == "update"
+    after = bot.kb.store.load_profile(HANSHAN)
+    assert after.finance.revenue == "CNY 2.5B" and after.finance.budget == "CNY 60M"
+
+
+def test_someone_outside_the_account_cannot_edit(bot: Bot, mock: MockSlack) -> None:
+    acme_view = open_modal(bot, mock, "edit acme finance", user=EMAIL_USER)  # bob owns Acme
+    before = bot.kb.store.load_profile(ACME)
+    # alice (not on Acme's team, not a manager) replays bob's modal: refused on the form, nothing stored
+    status, text = bot.send(submission(acme_view, {"revenue": "USD 1"}, user=ALICE))
+    reply = json.loads(text)
+    assert status == 200 and reply["response_action"] == "errors"
+    assert "owner and team" in " ".join(reply["errors"].values())
+    assert bot.kb.store.load_profile(ACME) == before
+    # and she cannot open it either: /kam edit does not find it among her accounts; a forged button says why not
+    bot.send(sr.slash_command_body(text="edit acme finance", user_id=ALICE, response_url=mock.response_url()))
+    [reply_call] = [c for c in mock.wait_for("response_url", 1, timeout=30) if "couldn't find" in json.dumps(
+        c.params)]
+    button = {"type": "button", "action_id": "kam_edit_open_0", "value": json.dumps({"a": ACME, "t": "finance"})}
+    bot.send(sr.block_actions_body(button["action_id"], button["value"], ALICE, message={"text": "x", "blocks": []}))
+    modal = mock.wait_for("views.open", 2, timeout=30)[1].params["view"]
+    assert "owner and team" in json.dumps(modal) and "input" not in json.dumps(modal["blocks"])
+    # an admin may edit any account
+    status, text = bot.send(submission(acme_view, {"revenue": "USD 40M"}, user=ADMIN))
+    assert json.loads(text)["response_action"] == "update"
+    assert bot.kb.store.load_profile(ACME).finance.revenue == "USD 40M"
+
+
+def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
+    # the menu of forms; a new contact: name required, birthday validated on its field
+    bot.send(sr.slash_command_body(text="edit hanshan", user_id=ALICE, response_url=mock.response_url()))
+    [menu] = mock.wait_for("response_url", 1, timeout=30)
+    assert_valid_blocks(menu.params["blocks"])
+    buttons = {e["text"]["text"]: e for b in menu.params["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert {"Add contact", "Add key date", "Metrics", "Zhang Min"} <= set(buttons)
+
+    def click(label: str, n: int) -> dict[str, Any]:
+        b = buttons[label]
+        bot.send(sr.block_actions_body(b["action_id"], b["value"], ALICE, message=menu.params))
+        call = mock.wait_for("views.open", n, timeout=30)[n - 1]
+        assert_valid_view(call.params["view"])
+        return call.params["view"]
+
+    view = click("Add contact", 1)
+    assert set(inputs(view)) >= {"name", "title", "role", "influence", "birthday", "email", "notes"}
+    status, text = bot.send(submission(view, {"name": "Wang Lei", "title": "Purchasing director",
+                                              "role": "economic_buyer", "birthday": "1980-02-30"}))
+    reply = json.loads(text)
+    assert reply["response_action"] == "errors" and list(reply["errors"]) == [f"{FIELD_BLOCK}birthday"]
+    assert "out of range" in reply["errors"][f"{FIELD_BLOCK}birthday"]
+    assert all(c.name != "Wang Lei" for c in bot.kb.store.load_profile(HANSHAN).contacts)
+    status, text = bot.send(submission(view, {"name": "Wang Lei", "title": "Purchasing director",
+                                              "role": "economic_buyer", "birthday": "--03-14"}))
+    assert json.loads(text)["response_action"] == "update"
+    wang = next(c for c in bot.kb.store.load_profile(HANSHAN).contacts if c.name == "Wang Lei")
+    assert wang.role == "economic_buyer" and wang.birthday == "--03-14"
+    # a second one of the same name is refused on the name field
+    reply = json.loads(bot.send(submission(view, {"name": "Wang Lei"}))[1])
+    assert list(reply["errors"]) == [f"{FIELD_BLOCK}name"]
+
+    # an existing contact: its values filled in; a change touches only that contact
+    view = click("Zhang Min", 2)
+    assert inputs(view)["title"]["element"]["initial_value"]
+    json.loads(bot.send(submission(view, {"influence": "medium"}))[1])
+    zhang = next(c for c in bot.kb.store.load_profile(HANSHAN).contacts if c.name == "Zhang Min")
+    assert zhang.influence == "medium" and zhang.title
+
+    # a key date: kind, date, reminder offsets
+    view = click("Add key date", 3)
+    reply = json.loads(bot.send(submission(view, {"date": "2027-03-01", "title": "Plant audit",
+                                                  "kind": "review", "remind": "30, -7"}))[1])
+    assert list(reply["errors"]) == [f"{FIELD_BLOCK}remind"]
+    reply = json.loads(bot.send(submission(view, {"date": "2027-03-01", "title": "Plant audit", "kind": "review",
+                                                  "remind": "30, 7"}))[1])
+    assert reply["response_action"] == "update"
+    [audit] = [d for d in bot.kb.store.load_profile(HANSHAN).key_dates if d.title == "Plant audit"]
+    assert audit.kind == "review" and audit.remind == [30, 7] and str(audit.date) == "2027-03-01"
+
+    # metrics: numbers within the model's bounds
+    view = click("Metrics", 4)
+    assert inputs(view)["potential"]["element"]["type"] == "number_input"
+    before = bot.kb.store.load_profile(HANSHAN).metrics
+    reply = json.loads(bot.send(submission(view, {"potential": "9", "growth": "lots"}))[1])
+    assert set(reply["errors"]) == {f"{FIELD_BLOCK}potential", f"{FIELD_BLOCK}growth"}
+    assert bot.kb.store.load_profile(HANSHAN).metrics == before
+    reply = json.loads(bot.send(submission(view, {"potential": "4", "complaints": "2"}))[1])
+    assert reply["response_action"] == "update"
+    metrics = bot.kb.store.load_profile(HANSHAN).metrics
+    assert metrics.potential == 4 and metrics.complaints == 2 and metrics.revenue == before.revenue
