@@ -188,7 +188,8 @@ def _ask(ctx: BotContext, person: Person, user_id: str, channel: str | None, que
         user=user_id, email=person.email, channel=channel, thread_ts=None, surface="command", question=question,
         answer=answer.answer, status=answer.status, path=answer.path,
         sources=[s.model_dump(mode="json") for s in answer.sources], seconds=round(seconds, 4))
-    messages = render_answer(answer, answer_id, stale_days=ctx.settings.kam_stale_days, owner_label=ctx.owner_label)
+    messages = render_answer(answer, answer_id, stale_days=ctx.settings.kam_stale_days, owner_label=ctx.owner_label,
+                             edits=ctx.answer_edits(answer))
     for i, message in enumerate(messages):
         respond(text=message["text"], blocks=message["blocks"], response_type=kind,
                 replace_original=(i == 0 and kind == "ephemeral"))
@@ -208,7 +209,7 @@ def _account(ctx: BotContext, person: Person, rest: str, kind: str, respond: Res
     assert profile is not None
     q = quality(profile, ctx.settings.kam_required_fields, ctx.day(), ctx.settings.kam_stale_days)
     tier = current_tier_map(ctx.store, ctx.day()).get(account_id)
-    blocks = account_blocks(profile, q, tier, ctx.owner_label, dimension=dim)
+    blocks = account_blocks(profile, q, tier, ctx.owner_label, dimension=dim, account_id=account_id)
     respond(text=f"{profile.account}" + (f": {dim}" if dim else ""), blocks=blocks, response_type=kind)
 
 

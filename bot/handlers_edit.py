@@ -57,8 +57,9 @@ def split_edit_args(rest: str) -> tuple[str, str | None, str | None]:
 
 
 def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str, target: str,
-              preset: dict[str, str] | None = None) -> dict[str, Any]:
-    """Open the edit modal of `target` (or a modal saying why not); returns the view sent."""
+              preset: dict[str, str] | None = None, push: bool = False) -> dict[str, Any]:
+    """Open the edit modal of `target` (or a modal saying why not); returns the view sent. `push`: from inside a
+    modal (the account modal), where Slack wants views.push on top of it."""
     profile = ctx.store.load_profile(account_id)
     if profile is None:
         view = message_modal("Edit profile", "That account is no longer on file.")
@@ -69,7 +70,10 @@ def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str,
             view = edit_modal(edit.form(profile, account_id, target, ctx.settings.kam_required_fields), preset)
         except (KeyError, ValueError):
             view = message_modal("Edit profile", f"That is no longer on file in {profile.account}.")
-    ctx.client.views_open(trigger_id=trigger_id, view=view)
+    if push:
+        ctx.client.views_push(trigger_id=trigger_id, view=view)
+    else:
+        ctx.client.views_open(trigger_id=trigger_id, view=view)
     return view
 
 
@@ -114,7 +118,9 @@ def register(app: App, ctx: BotContext) -> None:
             return
         account_id, target = str(data.get("a") or ""), str(data.get("t") or "")
         preset = data.get("p") if isinstance(data.get("p"), dict) else None
-        open_edit(ctx, person, body["trigger_id"], account_id, target, preset)
+        in_modal = (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get(
+            "type") == "modal"
+        open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=in_modal)
 
     @app.view(EDIT_VIEW)
     def on_edit_submit(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:

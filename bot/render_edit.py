@@ -116,6 +116,17 @@ def error_blocks(errors: dict[str | None, str], form: Form) -> dict[str, str]:
     return out
 
 
+EDIT_BLOCK = "kam_edit"  # the actions block of Edit buttons under an answer
+MAX_ANSWER_EDITS = 5
+
+
+def answer_edit_block(cited: list[tuple[str, str, str, str]]) -> Block | None:
+    """Edit buttons under an answer, one per part of a profile it cites: (account id, account, target, label)."""
+    buttons = [edit_button(aid, target, f"✏️ Edit {account} · {label}", i)
+               for i, (aid, account, target, label) in enumerate(cited[:MAX_ANSWER_EDITS])]
+    return {"type": "actions", "block_id": EDIT_BLOCK, "elements": buttons} if buttons else None
+
+
 def edit_menu_blocks(account: str, account_id: str, targets: list[tuple[str, str]]) -> list[Block]:
     """"What do you want to edit?": a button per form of the account."""
     blocks: list[Block] = [section(f"Edit *{escape(account)}*: choose what to change.")]

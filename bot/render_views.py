@@ -61,8 +61,11 @@ def _lines_sections(lines: list[str]) -> list[Block]:
 
 
 def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_label: OwnerLabel,
-                   dimension: str | None = None, max_blocks: int = 50) -> list[Block]:
-    """A profile (or one dimension of it) as message/modal blocks, cut to `max_blocks`."""
+                   dimension: str | None = None, max_blocks: int = 50, account_id: str | None = None) -> list[Block]:
+    """A profile (or one dimension of it) as message/modal blocks, cut to `max_blocks`. With `account_id`, each
+    dimension has an Edit button and the end has buttons for contacts, key dates and metrics (bot/render_edit.py)."""
+    from bot.render_edit import edit_button
+
     facts = [f"Owner {owner_label(profile.owner)}", f"Tier: {TIER_TITLES.get(tier or 'untiered', tier or '')}",
              f"Profile {pct(q.overall)} complete"]
     if profile.industry:
@@ -76,7 +79,10 @@ def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_
         stale = " · ⚠️ stale" if dim in q.stale else ""
         title = f"*{escape(DIMENSION_TITLES[dim])}* ({as_of}{stale})"
         body = escape(text) if text else "_Nothing on file yet._"
-        blocks += [section(p) for p in split_text(f"{title}\n{body}")]
+        parts = [section(p) for p in split_text(f"{title}\n{body}")]
+        if account_id:
+            parts[0]["accessory"] = edit_button(account_id, dim, "Edit", dim)
+        blocks += parts
         notes = [n for n in profile.notes if n.dimension == dim][-3:]
         if notes:
             blocks.append(context(*[f"📝 {n.date.isoformat()} {escape(n.text)[:280]}" for n in notes]))
@@ -90,6 +96,11 @@ def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_
             blocks += _lines_sections(["*Key dates*", *dates])
         if q.missing:
             blocks.append(context("Missing: " + escape(", ".join(q.missing))))
+        if account_id:
+            buttons = [edit_button(account_id, t, label, f"x{i}") for i, (t, label) in enumerate(
+                [("contacts", "Add contact"), ("key_dates", "Add key date"), ("metrics", "Edit metrics")]
+                + [(f"contacts[{c.name}]", f"Edit {c.name}") for c in profile.contacts[:22]])]
+            blocks.append({"type": "actions", "elements": buttons})
     if len(blocks) > max_blocks:
         blocks = blocks[: max_blocks - 1] + [context("… cut to fit Slack; `kam show` has the whole profile.")]
     return blocks

@@ -95,6 +95,29 @@ class BotContext:
         """A `later` report: tell the asker, where they asked, that no answer is coming."""
         return lambda: self.post(channel, {"text": UNDELIVERED, "blocks": []}, thread_ts)
 
+    def answer_edits(self, answer: Answer) -> dict[str, Any] | None:
+        """Edit buttons for the parts of profiles an answer cites (bot/render_edit.py); None when there are none."""
+        from bot.render_edit import answer_edit_block
+        from knowledge.profile import DIMENSIONS
+
+        if answer.status != "answered":
+            return None
+        targets = {**{d: d.capitalize() for d in DIMENSIONS}, "metrics": "Metrics", "contacts": "Add contact",
+                   "key_dates": "Add key date"}
+        cited: list[tuple[str, str, str, str]] = []
+        ids: dict[str, str | None] = {}
+        for src in answer.sources:
+            target = targets.get(src.dimension or "")
+            if target is None:
+                continue
+            if src.account not in ids:
+                ids[src.account] = self.store.find_account(src.account)
+            aid = ids[src.account]
+            item = (aid, src.account, src.dimension, target)
+            if aid and item not in cited:
+                cited.append(item)  # type: ignore[arg-type]
+        return answer_edit_block(cited)
+
     # ------------------------------------------------------------------ posting
     def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
         """chat.postMessage, paced per channel; the WebClient retries 429s after Retry-After."""
@@ -154,7 +177,7 @@ class BotContext:
             question=question, answer=answer.answer, status=answer.status, path=answer.path,
             sources=[s.model_dump(mode="json") for s in answer.sources], seconds=round(seconds, 4))
         messages = render_answer(answer, answer_id, stale_days=self.settings.kam_stale_days,
-                                 owner_label=self.owner_label)
+                                 owner_label=self.owner_label, edits=self.answer_edits(answer))
         posted = self.post_all(channel, messages, thread_ts, replace_ts=placeholder_ts)
         if track_thread and thread_ts:
             try:  # the answer is out: a failure here must not make a retry answer twice

@@ -181,3 +181,39 @@ def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
     assert reply["response_action"] == "update"
     metrics = bot.kb.store.load_profile(HANSHAN).metrics
     assert metrics.potential == 4 and metrics.complaints == 2 and metrics.revenue == before.revenue
+
+
+def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSlack) -> None:
+    from bot.render_edit import EDIT_BLOCK
+
+    # an answer citing Hanshan's profile carries Edit buttons for what it cites
+    bot.send(sr.slash_command_body(text="ask who decides at Hanshan and what is their strategy?", user_id=ALICE,
+                                   response_url=mock.response_url()))
+    answer = next(c for c in mock.wait_for("response_url", 1, timeout=60) if c.params.get("blocks"))
+    assert_valid_blocks(answer.params["blocks"])
+    [edits] = [b for b in answer.params["blocks"] if b.get("block_id") == EDIT_BLOCK]
+    assert all(json.loads(e["value"])["a"] == HANSHAN for e in edits["elements"])
+    first = edits["elements"][0]
+    bot.send(sr.block_actions_body(first["action_id"], first["value"], ALICE, message=answer.params))
+    [opened] = mock.wait_for("views.open", 1, timeout=30)
+    assert opened.response["ok"] and opened.params["view"]["callback_id"] == EDIT_VIEW
+    assert json.loads(opened.params["view"]["private_metadata"])["t"] == json.loads(first["value"])["t"]
+
+    # the Home tab's account modal: an Edit button per dimension, pushed on top of it
+    bot.send(sr.event_body("app_home_opened", user=ALICE))
+    [pub] = mock.wait_for("views.publish", timeout=30)
+    home_open = next(b["accessory"] for b in pub.params["view"]["blocks"]
+                     if b.get("accessory", {}).get("value") == HANSHAN)
+    bot.send(sr.block_actions_body(home_open["action_id"], HANSHAN, ALICE, view=pub.response["view"]))
+    account_modal = mock.wait_for("views.open", 2, timeout=30)[1]
+    assert account_modal.response["ok"], account_modal.response
+    edit_buttons = [b["accessory"] for b in account_modal.params["view"]["blocks"]
+                    if b.get("accessory", {}).get("action_id", "").startswith("kam_edit_open")]
+    finance = next(e for e in edit_buttons if json.loads(e["value"])["t"] == "finance")
+    bot.send(sr.block_actions_body(finance["action_id"], finance["value"], ALICE,
+                                   view=account_modal.response["view"]))
+    [pushed] = mock.wait_for("views.push", 1, timeout=30)
+    assert pushed.response["ok"] and "revenue" in json.dumps(pushed.params["view"])
+    status, text = bot.send(submission(pushed.params["view"], {"budget": "CNY 50M capex"}))
+    assert json.loads(text)["response_action"] == "update"
+    assert bot.kb.store.load_profile(HANSHAN).finance.budget == "CNY 50M capex"
