@@ -5,6 +5,7 @@ Who may edit and how a form maps to profile fields is skills/edit.py; the modals
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -17,15 +18,22 @@ from bot.render_edit import (
     EDIT_ACTION,
     EDIT_VIEW,
     FIELD_BLOCK,
+    NOTE_ACCOUNT,
+    NOTE_DIM,
+    NOTE_TEXT,
+    NOTE_VIEW,
+    SAVE_SHORTCUT,
     edit_menu_blocks,
     edit_modal,
     error_blocks,
     message_modal,
+    save_note_modal,
     saved_edit_blocks,
     submitted_values,
 )
 from bot.runtime import UNKNOWN_USER, BotContext
-from knowledge.profile import Person
+from knowledge.limits import MAX_TEXT_CHARS
+from knowledge.profile import DIMENSIONS, Person
 from skills import edit
 
 log = logging.getLogger("kam.bot")
@@ -161,3 +169,78 @@ def register(app: App, ctx: BotContext) -> None:
                 with ctx.index_lock:
                     ctx.kb.index.sync(ctx.store, accounts=[account_id])
             ctx.later(reindex)
+
+    @app.shortcut(SAVE_SHORTCUT)
+    def on_save_shortcut(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        """"Save to account" on any message: a modal with the account guessed (text, then channel name) and the
+        dimension proposed (skills/notes.py), both to confirm."""
+        ack()
+        person = ctx.people.person(body["user"]["id"])
+        if person is None:
+            ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Save to account", UNKNOWN_USER))
+            return
+        message = body.get("message") or {}
+        text = str(message.get("text") or "").strip()
+        visible = ctx.store.visible_account_ids(person)
+        summaries = sorted(ctx.store.summaries(visible), key=lambda a: a.name.casefold())
+        if not summaries or not text:
+            why = "You have no accounts to save notes to." if not summaries else "That message has no text to save."
+            ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Save to account", why))
+            return
+        guess = edit.guess_account([(a.id, a.name, a.aliases) for a in summaries], text,
+                                   (body.get("channel") or {}).get("name"))
+        choices = [(a.id, a.name) for a in summaries]
+        if guess:  # the guess first, so it is among the 100 options a select can hold
+            choices.sort(key=lambda c: c[0] != guess)
+        dimension = ctx.classifier.classify(text).dimension
+        meta = {"c": (body.get("channel") or {}).get("id"), "ts": message.get("ts") or body.get("message_ts")}
+        ctx.client.views_open(trigger_id=body["trigger_id"],
+                              view=save_note_modal(text[:MAX_TEXT_CHARS], choices, guess, dimension, meta))
+
+    @app.view(NOTE_VIEW)
+    def on_save_note(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+
+        def picked(block: str) -> str | None:
+            v = next(iter((values.get(block) or {}).values()), None) or {}
+            return v.get("value") if "value" in v else (v.get("selected_option") or {}).get("value")
+
+        account_id, dimension, text = picked(NOTE_ACCOUNT), picked(NOTE_DIM), (picked(NOTE_TEXT) or "").strip()
+        person = ctx.people.person(body["user"]["id"])
+        if person is None:
+            ack(response_action="errors", errors={NOTE_ACCOUNT: UNKNOWN_USER})
+            return
+        profile = ctx.store.load_profile(account_id) if account_id else None
+        errors: dict[str, str] = {}
+        if profile is None:
+            errors[NOTE_ACCOUNT] = "Choose an account."
+        elif not edit.may_edit(ctx.store, person, account_id or ""):
+            errors[NOTE_ACCOUNT] = NOT_ALLOWED.format(account=profile.account)
+        if dimension not in DIMENSIONS:
+            errors[NOTE_DIM] = "Choose a dimension."
+        if not text:
+            errors[NOTE_TEXT] = "The note is empty."
+        elif len(text) > MAX_TEXT_CHARS:
+            errors[NOTE_TEXT] = f"At most {MAX_TEXT_CHARS} characters."
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        assert profile is not None and account_id and dimension
+        meta = _json(view.get("private_metadata"))
+        try:  # the note is dated the day the message was written
+            on = dt.datetime.fromtimestamp(float(meta.get("ts")), dt.UTC).date()
+        except (TypeError, ValueError, OverflowError):
+            on = ctx.day()
+        try:
+            ctx.store.add_note(account_id, dimension, text, by=person.email, on=on, source="slack")
+        except Exception:
+            log.exception("saving a note to %s failed", account_id)
+            ack(response_action="errors", errors={NOTE_TEXT: "Sorry, the note could not be saved. Please try again."})
+            return
+        ack(response_action="update", view=message_modal("Saved", f"✅ Saved to *{profile.account}* · "
+                                                         f"{dimension.capitalize()} ({on.isoformat()})."))
+
+        def reindex() -> None:
+            with ctx.index_lock:
+                ctx.kb.index.sync(ctx.store, accounts=[account_id])
+        ctx.later(reindex)

@@ -379,3 +379,43 @@ def target_for_required(path: str) -> tuple[str, dict[str, str]]:
     if head == "metrics":
         return "metrics", {}
     return "background", {}  # industry, region and other top-level fields
+
+
+# ------------------------------------------------------------------ "Save to account": which account a message is about
+
+
+def guess_account(candidates: list[tuple[str, str, list[str]]], text: str, channel_name: str | None = None
+                  ) -> str | None:
+    """The account a Slack message is most likely about, among (id, name, aliases) the saver may edit: a name or
+    alias in the text (the longest match wins), else the channel's name (`#acme-industrial`, `acct-hanshan`),
+    else None (the saver chooses)."""
+    from knowledge.store import name_key
+
+    def words(s: str) -> str:
+        return " " + " ".join("".join(ch if ch.isalnum() else " " for ch in name_key(s)).split()) + " "
+
+    body = words(text)
+    best: tuple[int, str] | None = None
+    for aid, name, aliases in candidates:
+        for label in (name, *aliases, aid):
+            key = words(label).strip()
+            short = key.split(" ")[0] if key else ""
+            for probe in (key, short if len(short) >= 4 and name_key(label) == name_key(name) else ""):
+                found = probe and (f" {probe} " in body or (not probe.isascii() and probe in body))
+                if found and (best is None or len(probe) > best[0]):
+                    best = (len(probe), aid)
+    if best:
+        return best[1]
+    if channel_name:  # a channel per account: its name holds the account's name or first word (`acct-hanshan`)
+        channel = words(channel_name.replace("_", " "))
+        hits = []
+        for aid, name, aliases in candidates:
+            for label in (name, *aliases, aid):
+                key = words(label).strip()
+                first = key.split(" ")[0] if key else ""
+                if key and (f" {key} " in channel or (len(first) >= 4 and f" {first} " in channel)):
+                    hits.append(aid)
+                    break
+        if len(set(hits)) == 1:
+            return hits[0]
+    return None

@@ -217,3 +217,50 @@ def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSla
     status, text = bot.send(submission(pushed.params["view"], {"budget": "CNY 50M capex"}))
     assert json.loads(text)["response_action"] == "update"
     assert bot.kb.store.load_profile(HANSHAN).finance.budget == "CNY 50M capex"
+
+
+def test_save_to_account_shortcut_turns_a_message_into_a_dated_note(bot: Bot, mock: MockSlack) -> None:
+    from bot.render_edit import NOTE_ACCOUNT, NOTE_DIM, NOTE_TEXT, NOTE_VIEW, SAVE_SHORTCUT
+
+    text = "Heard today: Hanshan will move 30% of its film volume to a second supplier next year"
+    ts = "1795000000.000100"  # 2026-11-18 UTC
+    status, _ = bot.send(sr.message_shortcut_body(SAVE_SHORTCUT, text, ALICE, channel_name="general",
+                                                  message_user=EMAIL_USER, message_ts=ts))
+    assert status == 200
+    [opened] = mock.wait_for("views.open", 1, timeout=30)
+    view = opened.params["view"]
+    assert opened.response["ok"] and view["callback_id"] == NOTE_VIEW
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks[NOTE_ACCOUNT]["element"]["initial_option"]["value"] == HANSHAN  # guessed from the text
+    assert blocks[NOTE_DIM]["element"]["initial_option"]["value"] == "suppliers"  # the note guesser's proposal
+    assert blocks[NOTE_TEXT]["element"]["initial_value"] == text
+    options = {o["value"] for o in blocks[NOTE_ACCOUNT]["element"]["options"]}
+    assert ACME not in options  # only accounts alice may edit
+
+    def submit(account: str, dimension: str, note: str, user: str = ALICE) -> dict[str, Any]:
+        state = {NOTE_ACCOUNT: {"account": {"type": "static_select", "selected_option": {"value": account}}},
+                 NOTE_DIM: {"dimension": {"type": "static_select", "selected_option": {"value": dimension}}},
+                 NOTE_TEXT: {"text": {"type": "plain_text_input", "value": note}}}
+        body = sr.view_submission_body(NOTE_VIEW, view["private_metadata"], state, user, blocks=view["blocks"])
+        status, reply = bot.send(body)
+        assert status == 200
+        return json.loads(reply) if reply else {}
+
+    notes_before = len(bot.kb.store.load_profile(ACME).notes)
+    reply = submit(ACME, "suppliers", text)  # a forged choice of an account alice may not edit
+    assert reply["response_action"] == "errors" and NOTE_ACCOUNT in reply["errors"]
+    assert len(bot.kb.store.load_profile(ACME).notes) == notes_before
+    reply = submit(HANSHAN, "suppliers", "   ")
+    assert reply["response_action"] == "errors" and NOTE_TEXT in reply["errors"]
+
+    reply = submit(HANSHAN, "organisation", text)  # the dimension changed in the modal
+    assert reply["response_action"] == "update"
+    [note] = [n for n in bot.kb.store.load_profile(HANSHAN).notes if n.text == text]
+    assert note.dimension == "organisation" and note.by == "alice@example.com" and str(note.date) == "2026-11-18"
+
+    # no name in the text: the channel's name gives the account
+    bot.send(sr.message_shortcut_body(SAVE_SHORTCUT, "They want a quote by Friday", EMAIL_USER,
+                                      channel_name="acct-acme"))
+    second = mock.wait_for("views.open", 2, timeout=30)[1].params["view"]
+    account = next(b for b in second["blocks"] if b.get("block_id") == NOTE_ACCOUNT)
+    assert account["element"]["initial_option"]["value"] == ACME
