@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.render_answer import Block, context, escape, section
 from knowledge.profile import DIMENSION_TITLES, DIMENSIONS
-from skills.edit import Form, FormField, fingerprint
+from skills.edit import Form, FormField, fingerprint, target_for_required
 
 EDIT_VIEW = "kam_edit"  # callback_id of the edit modal
 NOTE_VIEW = "kam_save_note"  # callback_id of the "Save to account" modal
@@ -113,6 +113,21 @@ def error_blocks(errors: dict[str | None, str], form: Form) -> dict[str, str]:
     for name, msg in errors.items():
         block = f"{FIELD_BLOCK}{name if name in names else names[0]}"
         out[block] = (out[block] + " " + msg) if block in out else msg
+    return out
+
+
+MAX_FILL_IN = 5  # Fill in buttons per account
+
+
+def fill_in_buttons(account_id: str, missing: list[str], key: str, account: str | None = None) -> list[Block]:
+    """A "Fill in" button per missing required field (paths of settings.kam_required_fields), each opening the form
+    that holds it (with e.g. the role preset for `contacts.decision_maker`). `key` keeps action ids unique."""
+    out = []
+    for i, path in enumerate(missing[:MAX_FILL_IN]):
+        target, preset = target_for_required(path)
+        label = f"Fill in {account}: {path}" if account else f"Fill in {path}"
+        out.append(edit_button(account_id, target, label if len(label) <= 75 else label[:74] + "…",
+                               f"fill_{key}_{i}", preset))
     return out
 
 

@@ -15,6 +15,7 @@ from knowledge.quality import Quality
 from skills.portfolio import TIER_TITLES, Portfolio, UpcomingDate
 
 HOME_PAGE_ACCOUNTS = 40  # account lines per Home page; keeps every page well under 100 blocks
+HOME_FILL_IN_ACCOUNTS = 5  # accounts of "Profile gaps" with Fill in buttons (block budget: 100 a view)
 HOME_ACTION_ACCOUNT = "kam_home_account"
 HOME_ACTION_PAGE = "kam_home_page"
 NOTE_DIMENSION = "kam_note_dimension"
@@ -185,6 +186,11 @@ def home_view(portfolio: Portfolio, owner_label: OwnerLabel, page: int = 0,
             + (f"; missing {escape(', '.join(a.missing[:4]))}" if a.missing else "")
             + (f"; stale {', '.join(a.stale)}" if a.stale else "")
             for a in portfolio.gaps])
+        from bot.render_edit import fill_in_buttons  # a Fill in button per missing required field
+
+        for i, a in enumerate([a for a in portfolio.gaps if a.missing][:HOME_FILL_IN_ACCOUNTS]):
+            blocks.append({"type": "actions", "block_id": f"kam_fill:{i}",
+                           "elements": fill_in_buttons(a.account_id, a.missing, f"h{i}", a.name)})
         if not (portfolio.upcoming or portfolio.overdue or portfolio.gaps):
             blocks.append(section("Nothing needs your attention right now. 🎉"))
     blocks.append(divider())

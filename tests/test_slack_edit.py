@@ -264,3 +264,48 @@ def test_save_to_account_shortcut_turns_a_message_into_a_dated_note(bot: Bot, mo
     second = mock.wait_for("views.open", 2, timeout=30)[1].params["view"]
     account = next(b for b in second["blocks"] if b.get("block_id") == NOTE_ACCOUNT)
     assert account["element"]["initial_option"]["value"] == ACME
+
+
+def test_fill_in_buttons_on_the_home_tab_and_in_the_freshness_nudge(bot: Bot, mock: MockSlack) -> None:
+    import datetime as dt
+
+    from bot.slack_notifier import SlackNotifier
+    from scheduler.sweep import run_sweep
+
+    store = bot.kb.store
+    store.edit_profile(HANSHAN, {"finance.budget": None}, source="cli", actor="alice@example.com")
+    # Home: "Profile gaps" has a Fill in button per missing required field; it opens the form that holds it
+    bot.send(sr.event_body("app_home_opened", user=ALICE))
+    [pub] = mock.wait_for("views.publish", timeout=30)
+    assert_valid_view(pub.params["view"])
+    fills = [e for b in pub.params["view"]["blocks"] if b["type"] == "actions" for e in b["elements"]
+             if e["text"]["text"].startswith("Fill in")]
+    budget = next(e for e in fills if e["text"]["text"] == "Fill in Hanshan Packaging Co.: finance.budget")
+    bot.send(sr.block_actions_body(budget["action_id"], budget["value"], ALICE, view=pub.response["view"]))
+    [opened] = mock.wait_for("views.open", 1, timeout=30)
+    view = opened.params["view"]
+    assert json.loads(view["private_metadata"])["t"] == "finance" and "budget" in inputs(view)
+    reply = json.loads(bot.send(submission(view, {"budget": "CNY 52M capex"}))[1])
+    assert reply["response_action"] == "update" and store.load_profile(HANSHAN).finance.budget == "CNY 52M capex"
+
+    # the weekly freshness nudge (Monday 10:00 in Los Angeles) to bob: Fill in for Acme's missing fields
+    store.edit_profile(ACME, {"organisation.power": None}, source="cli", actor="bob@example.com")
+    now = dt.datetime(2026, 11, 23, 18, tzinfo=dt.UTC)
+    run_sweep(store, bot.kb.settings, SlackNotifier(bot.kb.settings, store), now, tiers={},
+              only={"bob@example.com"})
+    nudge = next(c for c in mock.calls("chat.postMessage") if "Fill in" in json.dumps(c.params.get("blocks")))
+    assert_valid_blocks(nudge.params["blocks"])
+    message = mock.messages[nudge.response["channel"]][nudge.response["ts"]]
+    power = next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["type"] == "button" and e["text"]["text"] == "Fill in organisation.power")
+    assert json.loads(power["value"])["a"] == ACME
+    bot.send(sr.block_actions_body(power["action_id"], power["value"], EMAIL_USER, message=message,
+                                   channel_id=nudge.response["channel"]))
+    view = mock.wait_for("views.open", 2, timeout=30)[1].params["view"]
+    assert json.loads(view["private_metadata"])["t"] == "organisation"
+    assert inputs(view)["power"]["label"]["text"].endswith("*")
+    # alice, not on Acme's team, clicking bob's button gets a refusal, not the form
+    bot.send(sr.block_actions_body(power["action_id"], power["value"], ALICE, message=message,
+                                   channel_id=nudge.response["channel"]))
+    refusal = mock.wait_for("views.open", 3, timeout=30)[2].params["view"]
+    assert "owner and team" in json.dumps(refusal) and not inputs(refusal)
