@@ -103,16 +103,18 @@ def command_edit(ctx: BotContext, person: Person, rest: str, trigger_id: str, re
     if not edit.may_edit(ctx.store, person, account_id):
         respond(text=NOT_ALLOWED.format(account=profile.account), response_type="ephemeral")
         return
-    if target and item:
-        match = [c.name for c in profile.contacts if c.name.casefold() == item.casefold()] if target == "contacts" \
-            else []
+    preset = None
+    if target == "contacts" and item:  # `contact Zhang Min`: that contact, else a new one of that name
+        match = [c.name for c in profile.contacts if c.name.casefold() == item.casefold()]
         if match:
             target = f"contacts[{match[0]}]"
+        else:
+            preset = {"name": item}
     if target is None:
         respond(text=f"Edit {profile.account}", response_type="ephemeral",
                 blocks=edit_menu_blocks(profile.account, account_id, edit.targets(profile)))
         return
-    open_edit(ctx, person, trigger_id, account_id, target)
+    open_edit(ctx, person, trigger_id, account_id, target, preset)
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -152,7 +154,8 @@ def register(app: App, ctx: BotContext) -> None:
             return
         shown = meta.get("s") if isinstance(meta.get("s"), dict) else None
         try:
-            changes = edit.apply(ctx.store, form, values, actor=person.email, shown=shown)
+            changes = edit.apply(ctx.store, form, values, actor=person.email, shown=shown,
+                                 today=ctx.day())
         except edit.EditError as exc:
             ack(response_action="errors", errors=error_blocks(exc.errors, form))
             return

@@ -178,5 +178,7 @@ def save_note_modal(text: str, accounts: list[tuple[str, str]], account_id: str 
                 {"type": "input", "block_id": NOTE_TEXT, "label": _plain("Note", 2000),
                  "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
                              "initial_value": text[:3000]}},
-                context("Saved as a dated note under your name; the account's history records it."),
+                context("Saved as a dated note under your name; the account's history records it."
+                        + (" The message is longer than 3,000 characters, what a form field holds: the end is "
+                           "cut." if len(text) > 3000 else "")),
             ]}

@@ -319,11 +319,16 @@ def _field_errors(exc: ValidationError, names: set[str]) -> dict[str | None, str
     return errors
 
 
+DATED = {**{d: "updated" for d in DIMENSIONS}, "metrics": "as_of"}  # the "as of" field of a form
+
+
 def apply(store: Any, form_: Form, values: Mapping[str, str | None], *, actor: str,
-          shown: Mapping[str, str] | None = None) -> list:
+          shown: Mapping[str, str] | None = None, today: dt.date | None = None) -> list:
     """Store a submitted form: `values` {field name: text, None/"" = empty}; `shown` {field name: fingerprint of
-    the value the form showed}: fields the editor did not change are left alone. Returns the changes recorded.
-    Raises EditError ({field name: message}) and stores nothing when a value is invalid."""
+    the value the form showed}: fields the editor did not change are left alone. With `today`, a change to a
+    dimension (or the metrics) dates it today unless the editor set its "as of" date themselves, so an edited
+    dimension is no longer stale. Returns the changes recorded. Raises EditError ({field name: message}) and stores
+    nothing when a value is invalid."""
     base, name = parse_target(form_.target)
     by_name = {f.name: f for f in form_.fields}
     submitted = {n: _convert(by_name[n], v) for n, v in values.items() if n in by_name}
@@ -351,6 +356,9 @@ def apply(store: Any, form_: Form, values: Mapping[str, str | None], *, actor: s
         if shown is not None and n in shown and fingerprint(values.get(n)) == shown[n]:
             continue  # unchanged in the form: whatever is stored now stays
         fields[f.path] = v
+    dated = DATED.get(base)
+    if today and dated and dated in by_name and fields and by_name[dated].path not in fields:
+        fields[by_name[dated].path] = today.isoformat()
     return _edit(store, form_, fields, actor=actor, names=set(by_name))
 
 

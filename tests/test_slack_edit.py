@@ -10,7 +10,7 @@ from bot.render_edit import EDIT_VIEW, FIELD_BLOCK
 from knowledge.history import changes_of
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
-from tests.slack_harness import ALICE, EMAIL_USER, Bot
+from tests.slack_harness import ALICE, EMAIL_USER, TODAY, Bot
 
 HANSHAN, ACME = "hanshan-packaging-co", "acme-industrial"
 ADMIN = "U0ADA00001"  # ada, role admin (by users.info email)
@@ -82,9 +82,10 @@ def test_kam_edit_dimension_modal_saves_only_valid_changes(bot: Bot, mock: MockS
     after = bot.kb.store.load_profile(HANSHAN)
     assert after.finance.revenue == "CNY 2.4B (FY2026)" and after.finance.market_share is None
     assert after.finance.budget == before.finance.budget  # untouched fields stay
+    assert after.finance.updated == TODAY  # an edited dimension is dated today, no longer stale
     with bot.kb.store.session() as s:
         changes = [c for c in changes_of(s, HANSHAN) if c.source == "slack"]
-    assert {c.path for c in changes} == {"finance.revenue", "finance.market_share"}
+    assert {c.path for c in changes} == {"finance.revenue", "finance.market_share", "finance.updated"}
     assert {c.actor for c in changes} == {"alice@example.com"}
 
 
@@ -159,8 +160,14 @@ def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
     zhang = next(c for c in bot.kb.store.load_profile(HANSHAN).contacts if c.name == "Zhang Min")
     assert zhang.influence == "medium" and zhang.title
 
+    # `/kam edit <account> contact <name>`: that contact's form, or a new one with the name filled in
+    view = open_modal(bot, mock, "edit hanshan contact zhang min", n=3)
+    assert json.loads(view["private_metadata"])["t"] == "contacts[Zhang Min]"
+    view = open_modal(bot, mock, "edit hanshan contact Chen Jie", n=4)
+    assert inputs(view)["name"]["element"]["initial_value"] == "Chen Jie"
+
     # a key date: kind, date, reminder offsets
-    view = click("Add key date", 3)
+    view = click("Add key date", 5)
     reply = json.loads(bot.send(submission(view, {"date": "2027-03-01", "title": "Plant audit",
                                                   "kind": "review", "remind": "30, -7"}))[1])
     assert list(reply["errors"]) == [f"{FIELD_BLOCK}remind"]
@@ -171,7 +178,7 @@ def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
     assert audit.kind == "review" and audit.remind == [30, 7] and str(audit.date) == "2027-03-01"
 
     # metrics: numbers within the model's bounds
-    view = click("Metrics", 4)
+    view = click("Metrics", 6)
     assert inputs(view)["potential"]["element"]["type"] == "number_input"
     before = bot.kb.store.load_profile(HANSHAN).metrics
     reply = json.loads(bot.send(submission(view, {"potential": "9", "growth": "lots"}))[1])
@@ -181,6 +188,7 @@ def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
     assert reply["response_action"] == "update"
     metrics = bot.kb.store.load_profile(HANSHAN).metrics
     assert metrics.potential == 4 and metrics.complaints == 2 and metrics.revenue == before.revenue
+    assert metrics.as_of == TODAY
 
 
 def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSlack) -> None:
