@@ -65,7 +65,7 @@ def split_edit_args(rest: str) -> tuple[str, str | None, str | None]:
 
 
 def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str, target: str,
-              preset: dict[str, str] | None = None, push: bool = False) -> dict[str, Any]:
+              preset: dict[str, str] | None = None, push: bool = False, from_home: bool = False) -> dict[str, Any]:
     """Open the edit modal of `target` (or a modal saying why not); returns the view sent. `push`: from inside a
     modal (the account modal), where Slack wants views.push on top of it."""
     profile = ctx.store.load_profile(account_id)
@@ -75,7 +75,8 @@ def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str,
         view = message_modal("Edit profile", NOT_ALLOWED.format(account=profile.account))
     else:
         try:
-            view = edit_modal(edit.form(profile, account_id, target, ctx.settings.kam_required_fields), preset)
+            view = edit_modal(edit.form(profile, account_id, target, ctx.settings.kam_required_fields), preset,
+                              from_home)
         except (KeyError, ValueError):
             view = message_modal("Edit profile", f"That is no longer on file in {profile.account}.")
     if push:
@@ -128,9 +129,9 @@ def register(app: App, ctx: BotContext) -> None:
             return
         account_id, target = str(data.get("a") or ""), str(data.get("t") or "")
         preset = data.get("p") if isinstance(data.get("p"), dict) else None
-        in_modal = (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get(
-            "type") == "modal"
-        open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=in_modal)
+        surface = (body.get("view") or {}).get("type") if (body.get("container") or {}).get("type") == "view" else None
+        open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=surface == "modal",
+                  from_home=surface == "home")
 
     @app.view(EDIT_VIEW)
     def on_edit_submit(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -167,11 +168,17 @@ def register(app: App, ctx: BotContext) -> None:
         ack(response_action="update", view=message_modal("Saved", "\n".join(
             b["text"]["text"] for b in saved_edit_blocks(profile.account, form.title, changed)
             if b["type"] == "section") or f"Nothing changed in {profile.account}."))
-        if changes:
-            def reindex() -> None:
+        user_id = body["user"]["id"]
+
+        def after_save() -> None:
+            if changes:
                 with ctx.index_lock:
                     ctx.kb.index.sync(ctx.store, accounts=[account_id])
-            ctx.later(reindex)
+            if meta.get("h"):  # the Home tab it came from shows the new completeness and gaps
+                from bot.handlers_home import publish_home
+
+                publish_home(ctx, user_id)
+        ctx.later(after_save)
 
     @app.shortcut(SAVE_SHORTCUT)
     def on_save_shortcut(ack: Callable[..., None], body: dict[str, Any]) -> None:

@@ -61,7 +61,7 @@ def _element(f: FormField, value: str | None) -> dict[str, Any]:
     return el
 
 
-def edit_modal(form: Form, preset: dict[str, str] | None = None) -> dict[str, Any]:
+def edit_modal(form: Form, preset: dict[str, str] | None = None, from_home: bool = False) -> dict[str, Any]:
     """The modal of one form: an input per field with the current value; fields a complete profile needs are
     marked. private_metadata carries the account, the target and a fingerprint of every value shown."""
     preset = preset or {}
@@ -79,7 +79,9 @@ def edit_modal(form: Form, preset: dict[str, str] | None = None) -> dict[str, An
         blocks.append(block)
     blocks.append(context("* marks what a complete profile needs. Clear a field to remove its value; "
                           "every change is recorded in the account's history."))
-    meta = {"a": form.account_id, "t": form.target}
+    meta: dict[str, Any] = {"a": form.account_id, "t": form.target}
+    if from_home:
+        meta["h"] = 1  # opened from the Home tab: republish it after a save
     if not form.new_item:
         meta["s"] = shown
     return {"type": "modal", "callback_id": EDIT_VIEW, "title": _plain("Edit profile", 24),

@@ -313,8 +313,11 @@ def _field_errors(exc: ValidationError, names: set[str]) -> dict[str | None, str
     errors: dict[str | None, str] = {}
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if isinstance(p, str)]
-        key = next((p for p in reversed(loc) if p in names), None)
         msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+        key = next((p for p in reversed(loc) if p in names), None)
+        if key is None:  # a rule over several fields (the suppliers' shares): the field its message names
+            key = next((n for n in sorted(names, key=len, reverse=True) if n.replace("_", " ") in msg.lower()),
+                       None)
         errors.setdefault(key, msg[:150])
     return errors
 

@@ -177,8 +177,15 @@ def test_contact_key_date_and_metrics_forms(bot: Bot, mock: MockSlack) -> None:
     [audit] = [d for d in bot.kb.store.load_profile(HANSHAN).key_dates if d.title == "Plant audit"]
     assert audit.kind == "review" and audit.remind == [30, 7] and str(audit.date) == "2027-03-01"
 
+    # a rule over several fields (the suppliers' shares add up to at most 1) lands on the field it names
+    supplier = json.dumps({"a": HANSHAN, "t": "suppliers.items"})
+    bot.send(sr.block_actions_body("kam_edit_open_9", supplier, ALICE, message=menu.params))
+    view = mock.wait_for("views.open", 6, timeout=30)[5].params["view"]
+    reply = json.loads(bot.send(submission(view, {"name": "Big Film Co", "share": "0.99"}))[1])
+    assert list(reply["errors"]) == [f"{FIELD_BLOCK}share"] and "1 (100%)" in reply["errors"][f"{FIELD_BLOCK}share"]
+
     # metrics: numbers within the model's bounds
-    view = click("Metrics", 6)
+    view = click("Metrics", 7)
     assert inputs(view)["potential"]["element"]["type"] == "number_input"
     before = bot.kb.store.load_profile(HANSHAN).metrics
     reply = json.loads(bot.send(submission(view, {"potential": "9", "growth": "lots"}))[1])
@@ -295,6 +302,8 @@ def test_fill_in_buttons_on_the_home_tab_and_in_the_freshness_nudge(bot: Bot, mo
     assert json.loads(view["private_metadata"])["t"] == "finance" and "budget" in inputs(view)
     reply = json.loads(bot.send(submission(view, {"budget": "CNY 52M capex"}))[1])
     assert reply["response_action"] == "update" and store.load_profile(HANSHAN).finance.budget == "CNY 52M capex"
+    republished = mock.wait_for("views.publish", 2, timeout=30)[1].params["view"]  # the Home tab, up to date
+    assert "Fill in Hanshan Packaging Co.: finance.budget" not in json.dumps(republished)
 
     # the weekly freshness nudge (Monday 10:00 in Los Angeles) to bob: Fill in for Acme's missing fields
     store.edit_profile(ACME, {"organisation.power": None}, source="cli", actor="bob@example.com")
