@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.render_answer import Block, context, escape, section
 from knowledge.profile import DIMENSION_TITLES, DIMENSIONS
-from skills.edit import Form, FormField, fingerprint, target_for_required
+from skills.edit import NONE_CHOICE, Form, FormField, fingerprint, target_for_required
 
 EDIT_VIEW = "kam_edit"  # callback_id of the edit modal
 NOTE_VIEW = "kam_save_note"  # callback_id of the "Save to account" modal
@@ -16,6 +16,7 @@ SAVE_SHORTCUT = "kam_save_to_account"  # callback_id of the message shortcut (ma
 EDIT_ACTION = "kam_edit_open"  # buttons that open an edit modal (action ids start with it; value: account + target)
 FIELD_BLOCK = "kam_f:"  # block id of a field's input: kam_f:<field name>
 NOTE_ACCOUNT, NOTE_DIM, NOTE_TEXT = "kam_n:account", "kam_n:dimension", "kam_n:text"
+INPUT_CHARS = 3000  # the most a plain_text_input holds: longer values are shown, not offered for editing
 
 
 def edit_value(account_id: str, target: str, preset: dict[str, str] | None = None) -> str:
@@ -47,8 +48,11 @@ def _element(f: FormField, value: str | None) -> dict[str, Any]:
         if value:
             el["initial_date"] = value
         return el
-    if f.kind == "choice":
-        el = {"type": "static_select", "action_id": action, "options": [_option(c) for c in f.choices]}
+    if f.kind == "choice":  # an optional choice can be cleared with "(none)" (a select cannot be emptied)
+        options = [_option(c) for c in f.choices]
+        if not f.model_required:
+            options.append({"text": _plain("(none)", 75), "value": NONE_CHOICE})
+        el = {"type": "static_select", "action_id": action, "options": options}
         if value in f.choices:
             el["initial_option"] = _option(value)
         return el
@@ -57,7 +61,7 @@ def _element(f: FormField, value: str | None) -> dict[str, Any]:
     else:
         el = {"type": "plain_text_input", "action_id": action, "multiline": f.multiline}
     if value:
-        el["initial_value"] = value[:3000]
+        el["initial_value"] = value
     return el
 
 
@@ -69,6 +73,10 @@ def edit_modal(form: Form, preset: dict[str, str] | None = None, from_home: bool
     shown: dict[str, str] = {}
     for f in form.fields:
         value = preset.get(f.name, f.value)
+        if value and len(value) > INPUT_CHARS:  # too long for a Slack input: left as it is
+            blocks.append(context(f"*{escape(f.label)}*: {len(value):,} characters, too long to edit in Slack; "
+                                  "change it in the profile file (`kam ingest`)."))
+            continue
         shown[f.name] = fingerprint(f.value)
         hint = " ".join(h for h in ("Needed for a complete profile." if f.required and not f.model_required
                                     else "", f.hint or "") if h)

@@ -38,6 +38,7 @@ from knowledge.profile import (
     Person,
 )
 
+NONE_CHOICE = "-"  # the "(none)" option of an optional choice: clears it
 Kind = Literal["text", "line", "number", "integer", "date", "choice", "list"]
 
 # labels that the field name does not give by itself; everything else is the name, capitalised
@@ -301,7 +302,7 @@ def fingerprint(value: str | None) -> str:
 
 
 def _convert(f: FormField, raw: str | None) -> Any:
-    if raw is None or not str(raw).strip():
+    if raw is None or not str(raw).strip() or (f.kind == "choice" and raw == NONE_CHOICE):
         return None
     text = str(raw).strip()
     if f.kind == "list":
@@ -335,7 +336,8 @@ def apply(store: Any, form_: Form, values: Mapping[str, str | None], *, actor: s
     base, name = parse_target(form_.target)
     by_name = {f.name: f for f in form_.fields}
     submitted = {n: _convert(by_name[n], v) for n, v in values.items() if n in by_name}
-    missing = {f.name: "Required." for f in form_.fields if f.model_required and submitted.get(f.name) is None}
+    missing = {f.name: "Required." for f in form_.fields if f.model_required and submitted.get(f.name) is None
+               and (f.name in submitted or form_.new_item)}  # a field not sent (too long to show) is kept
     if missing:
         raise EditError(missing)
     if base == "key_dates":

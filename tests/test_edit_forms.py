@@ -41,3 +41,36 @@ def test_required_fields_open_the_form_that_holds_them() -> None:
     assert edit.target_for_required("competitors.items") == ("competitors.items", {})
     assert edit.target_for_required("contacts.decision_maker") == ("contacts", {"role": "decision_maker"})
     assert edit.target_for_required("metrics.potential") == ("metrics", {})
+
+
+def test_a_value_too_long_for_a_slack_input_is_shown_and_kept(sample_kb) -> None:  # noqa: ANN001
+    from bot.render_edit import FIELD_BLOCK, submitted_values
+
+    settings, store, _ = sample_kb
+    long_text = "Strategy. " * 400  # 4,000 characters: a Slack input holds 3,000
+    store.edit_profile("hanshan-packaging-co", {"background.strategy": long_text}, source="cli", actor=None)
+    profile = store.load_profile("hanshan-packaging-co")
+    form = edit.form(profile, "hanshan-packaging-co", "background", settings.kam_required_fields)
+    view = edit_modal(form)
+    assert_valid_view(view)
+    ids = {b.get("block_id") for b in view["blocks"]}
+    assert f"{FIELD_BLOCK}strategy" not in ids and f"{FIELD_BLOCK}summary" in ids
+    state = {b["block_id"]: {b["element"]["action_id"]: {"type": "plain_text_input", "value": "New summary"}}
+             for b in view["blocks"] if b.get("block_id") == f"{FIELD_BLOCK}summary"}
+    values = submitted_values({"state": {"values": state}})
+    edit.apply(store, form, values, actor="ada@example.com")
+    after = store.load_profile("hanshan-packaging-co").background
+    assert after.summary == "New summary" and after.strategy == long_text.strip()
+
+
+def test_an_optional_choice_can_be_cleared(sample_kb) -> None:  # noqa: ANN001
+    from bot.render_edit import NONE_CHOICE
+
+    settings, store, _ = sample_kb
+    profile = store.load_profile("hanshan-packaging-co")
+    form = edit.form(profile, "hanshan-packaging-co", "contacts[Zhang Min]", settings.kam_required_fields)
+    options = next(b for b in edit_modal(form)["blocks"] if b.get("block_id") == "kam_f:influence")["element"]
+    assert NONE_CHOICE in [o["value"] for o in options["options"]]
+    edit.apply(store, form, {"influence": NONE_CHOICE}, actor="ada@example.com")
+    assert next(c for c in store.load_profile("hanshan-packaging-co").contacts if c.name == "Zhang Min").influence \
+        is None
