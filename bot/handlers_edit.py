@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 
@@ -49,6 +50,26 @@ def _json(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+_ENTITY = re.compile(r"<([@#!])?([^>|]*)(?:\|([^>]*))?>")
+
+
+def message_text(ctx: BotContext, text: str) -> str:
+    """A Slack message's text as a note reads it: `<@U123>` as the person's name, `<#C1|sales>` as #sales, links as
+    their label and address, `&amp;` `&lt;` `&gt;` unescaped."""
+    def entity(m: re.Match[str]) -> str:
+        sigil, ref, label = m.groups()
+        if sigil == "@":
+            person = ctx.store.person(ref)
+            return "@" + (label or (person.name if person and person.name else None) or ref)
+        if sigil == "#":
+            return "#" + (label or ref)
+        if sigil == "!":
+            return "@" + (label or ref.split("^")[0])
+        return f"{label} ({ref})" if label and label != ref else ref
+
+    return _ENTITY.sub(entity, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
 def split_edit_args(rest: str) -> tuple[str, str | None, str | None]:
@@ -190,7 +211,7 @@ def register(app: App, ctx: BotContext) -> None:
             ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Save to account", UNKNOWN_USER))
             return
         message = body.get("message") or {}
-        text = str(message.get("text") or "").strip()
+        text = message_text(ctx, str(message.get("text") or ""))
         visible = ctx.store.visible_account_ids(person)
         summaries = sorted(ctx.store.summaries(visible), key=lambda a: a.name.casefold())
         if not summaries or not text:
@@ -203,7 +224,8 @@ def register(app: App, ctx: BotContext) -> None:
         if guess:  # the guess first, so it is among the 100 options a select can hold
             choices.sort(key=lambda c: c[0] != guess)
         dimension = ctx.classifier.classify(text).dimension
-        meta = {"c": (body.get("channel") or {}).get("id"), "ts": message.get("ts") or body.get("message_ts")}
+        meta = {"c": (body.get("channel") or {}).get("id"), "ts": message.get("ts") or body.get("message_ts"),
+                "tz": person.timezone or ctx.settings.kam_timezone}
         ctx.client.views_open(trigger_id=body["trigger_id"],
                               view=save_note_modal(text[:MAX_TEXT_CHARS], choices, guess, dimension, meta))
 
@@ -237,9 +259,9 @@ def register(app: App, ctx: BotContext) -> None:
             return
         assert profile is not None and account_id and dimension
         meta = _json(view.get("private_metadata"))
-        try:  # the note is dated the day the message was written
-            on = dt.datetime.fromtimestamp(float(meta.get("ts")), dt.UTC).date()
-        except (TypeError, ValueError, OverflowError):
+        try:  # the note is dated the day the message was written, in the saver's time zone
+            on = dt.datetime.fromtimestamp(float(meta.get("ts")), ZoneInfo(str(meta.get("tz") or "UTC"))).date()
+        except (TypeError, ValueError, OverflowError, KeyError):
             on = ctx.day()
         try:
             ctx.store.add_note(account_id, dimension, text, by=person.email, on=on, source="slack")

@@ -237,9 +237,12 @@ def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSla
 def test_save_to_account_shortcut_turns_a_message_into_a_dated_note(bot: Bot, mock: MockSlack) -> None:
     from bot.render_edit import NOTE_ACCOUNT, NOTE_DIM, NOTE_TEXT, NOTE_VIEW, SAVE_SHORTCUT
 
-    text = "Heard today: Hanshan will move 30% of its film volume to a second supplier next year"
-    ts = "1795000000.000100"  # 2026-11-18 UTC
-    status, _ = bot.send(sr.message_shortcut_body(SAVE_SHORTCUT, text, ALICE, channel_name="general",
+    sent = ("<@U0BOB00001> heard today: Hanshan will move 30% of its film volume to a second supplier next year "
+            "&amp; wants &lt;3 week lead times, see <https://example.com/q|the quote>")
+    text = ("@Bob Miller heard today: Hanshan will move 30% of its film volume to a second supplier next year "
+            "& wants <3 week lead times, see the quote (https://example.com/q)")
+    ts = "1795019400.000100"  # 2026-11-18 16:30 UTC: 2026-11-19 00:30 in Shanghai, alice's time zone
+    status, _ = bot.send(sr.message_shortcut_body(SAVE_SHORTCUT, sent, ALICE, channel_name="general",
                                                   message_user=EMAIL_USER, message_ts=ts))
     assert status == 200
     [opened] = mock.wait_for("views.open", 1, timeout=30)
@@ -271,7 +274,7 @@ def test_save_to_account_shortcut_turns_a_message_into_a_dated_note(bot: Bot, mo
     reply = submit(HANSHAN, "organisation", text)  # the dimension changed in the modal
     assert reply["response_action"] == "update"
     [note] = [n for n in bot.kb.store.load_profile(HANSHAN).notes if n.text == text]
-    assert note.dimension == "organisation" and note.by == "alice@example.com" and str(note.date) == "2026-11-18"
+    assert note.dimension == "organisation" and note.by == "alice@example.com" and str(note.date) == "2026-11-19"
 
     # no name in the text: the channel's name gives the account
     bot.send(sr.message_shortcut_body(SAVE_SHORTCUT, "They want a quote by Friday", EMAIL_USER,
