@@ -149,7 +149,8 @@ def register(app: App, ctx: BotContext) -> None:
             ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Edit profile", UNKNOWN_USER))
             return
         account_id, target = str(data.get("a") or ""), str(data.get("t") or "")
-        preset = data.get("p") if isinstance(data.get("p"), dict) else None
+        preset = {str(k): v for k, v in data["p"].items() if isinstance(v, str)} \
+            if isinstance(data.get("p"), dict) else None
         surface = (body.get("view") or {}).get("type") if (body.get("container") or {}).get("type") == "view" else None
         open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=surface == "modal",
                   from_home=surface == "home")
@@ -231,11 +232,17 @@ def register(app: App, ctx: BotContext) -> None:
 
     @app.view(NOTE_VIEW)
     def on_save_note(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = (view.get("state") or {}).get("values") or {}
+        values = (view.get("state") or {}).get("values")
+        values = values if isinstance(values, dict) else {}
 
         def picked(block: str) -> str | None:
-            v = next(iter((values.get(block) or {}).values()), None) or {}
-            return v.get("value") if "value" in v else (v.get("selected_option") or {}).get("value")
+            actions = values.get(block)
+            v = next(iter(actions.values()), None) if isinstance(actions, dict) else None
+            if not isinstance(v, dict):
+                return None
+            option = v.get("selected_option")
+            found = v.get("value") if "value" in v else (option.get("value") if isinstance(option, dict) else None)
+            return found if isinstance(found, str) else None
 
         account_id, dimension, text = picked(NOTE_ACCOUNT), picked(NOTE_DIM), (picked(NOTE_TEXT) or "").strip()
         person = ctx.people.person(body["user"]["id"])

@@ -105,14 +105,20 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 def submitted_values(view: dict[str, Any]) -> dict[str, str | None]:
     """{field name: submitted text} from a view_submission's state (all input kinds)."""
     out: dict[str, str | None] = {}
-    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
-        if not block_id.startswith(FIELD_BLOCK):
+    values = (view.get("state") or {}).get("values")
+    for block_id, actions in (values if isinstance(values, dict) else {}).items():
+        if not block_id.startswith(FIELD_BLOCK) or not isinstance(actions, dict):
             continue
-        v = next(iter((actions or {}).values()), None) or {}
+        v = next(iter(actions.values()), None)
+        if not isinstance(v, dict):
+            continue  # malformed: as if not sent, which keeps the stored value
         value = v.get("value")
         if value is None:
-            value = v.get("selected_date") or (v.get("selected_option") or {}).get("value")
-        out[block_id[len(FIELD_BLOCK):]] = value
+            option = v.get("selected_option")
+            value = v.get("selected_date") or (option.get("value") if isinstance(option, dict) else None)
+        if value is not None and not isinstance(value, str | int | float):
+            continue  # malformed
+        out[block_id[len(FIELD_BLOCK):]] = value if value is None else str(value)
     return out
 
 

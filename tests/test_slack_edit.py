@@ -329,3 +329,30 @@ def test_fill_in_buttons_on_the_home_tab_and_in_the_freshness_nudge(bot: Bot, mo
                                    channel_id=nudge.response["channel"]))
     refusal = mock.wait_for("views.open", 3, timeout=30)[2].params["view"]
     assert "owner and team" in json.dumps(refusal) and not inputs(refusal)
+
+
+def test_forged_and_malformed_submissions_store_nothing(bot: Bot, mock: MockSlack) -> None:
+    from bot.render_edit import NOTE_VIEW
+
+    view = open_modal(bot, mock, "edit hanshan finance")
+    before = bot.kb.store.load_profile(HANSHAN)
+    for metadata in ("not json", json.dumps({"a": HANSHAN, "t": "finance[x"}), json.dumps({"a": "nope", "t": "x"}),
+                     json.dumps([1, 2]), json.dumps({"a": HANSHAN, "t": "contacts[Nobody]"})):
+        status, text = bot.send(submission(view, {"revenue": "forged"}, metadata=metadata))
+        assert status == 200 and json.loads(text)["response_action"] == "errors", metadata
+    weird_state = {f"{FIELD_BLOCK}revenue": {"a": {"type": "plain_text_input", "value": ["x"]}},
+                   f"{FIELD_BLOCK}budget": {"a": {"type": "plain_text_input", "value": {}}},
+                   f"{FIELD_BLOCK}updated": {"a": {"type": "datepicker", "selected_option": "x"}}}
+    body = sr.view_submission_body(EDIT_VIEW, view["private_metadata"], weird_state, ALICE, blocks=view["blocks"])
+    assert bot.send(body)[0] == 200
+    after = bot.kb.store.load_profile(HANSHAN).finance
+    assert (after.revenue, after.budget) == (before.finance.revenue, before.finance.budget)
+    empty = {"kam_n:account": {"account": {"type": "static_select", "selected_option": None}}}
+    body = sr.view_submission_body(NOTE_VIEW, "{}", empty, ALICE)
+    status, text = bot.send(body)
+    assert status == 200 and json.loads(text)["response_action"] == "errors"
+    for value in ("not json", json.dumps({"a": HANSHAN, "t": "finance", "p": {"budget": 5, "revenue": ["x"]}})):
+        bot.send(sr.block_actions_body("kam_edit_open_0", value, ALICE, message={"text": "x", "blocks": []}))
+    opened = mock.wait_for("views.open", 3, timeout=30)
+    assert all(c.response["ok"] for c in opened)
+    assert bot.send(sr.slash_command_body(text="help"))[0] == 200  # still serving
