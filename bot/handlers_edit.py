@@ -160,7 +160,9 @@ def register(app: App, ctx: BotContext) -> None:
         meta = _json(view.get("private_metadata"))
         account_id, target = str(meta.get("a") or ""), str(meta.get("t") or "")
         values = submitted_values(view)
-        first = f"{FIELD_BLOCK}{next(iter(values), 'name')}"
+        blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+        first = next((b["block_id"] for b in blocks if isinstance(b, dict) and b.get("type") == "input"
+                      and str(b.get("block_id", "")).startswith(FIELD_BLOCK)), f"{FIELD_BLOCK}name")
         person = ctx.people.person(body["user"]["id"])
         profile = ctx.store.load_profile(account_id) if account_id else None
         if person is None or profile is None:

@@ -106,6 +106,7 @@ def test_someone_outside_the_account_cannot_edit(bot: Bot, mock: MockSlack) -> N
     reply = json.loads(text)
     assert status == 200 and reply["response_action"] == "errors"
     assert "owner and team" in " ".join(reply["errors"].values())
+    assert set(reply["errors"]) <= set(f"{FIELD_BLOCK}{n}" for n in inputs(acme_view))  # on a block of the form
     assert bot.kb.store.load_profile(ACME) == before
     # and she cannot open it either: /kam edit does not find it among her accounts; a forged button says why not
     bot.send(sr.slash_command_body(text="edit acme finance", user_id=ALICE, response_url=mock.response_url()))
@@ -339,7 +340,9 @@ def test_forged_and_malformed_submissions_store_nothing(bot: Bot, mock: MockSlac
     for metadata in ("not json", json.dumps({"a": HANSHAN, "t": "finance[x"}), json.dumps({"a": "nope", "t": "x"}),
                      json.dumps([1, 2]), json.dumps({"a": HANSHAN, "t": "contacts[Nobody]"})):
         status, text = bot.send(submission(view, {"revenue": "forged"}, metadata=metadata))
-        assert status == 200 and json.loads(text)["response_action"] == "errors", metadata
+        reply = json.loads(text)
+        assert status == 200 and reply["response_action"] == "errors", metadata
+        assert set(reply["errors"]) <= set(f"{FIELD_BLOCK}{n}" for n in inputs(view)), metadata
     weird_state = {f"{FIELD_BLOCK}revenue": {"a": {"type": "plain_text_input", "value": ["x"]}},
                    f"{FIELD_BLOCK}budget": {"a": {"type": "plain_text_input", "value": {}}},
                    f"{FIELD_BLOCK}updated": {"a": {"type": "datepicker", "selected_option": "x"}}}
