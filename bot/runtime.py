@@ -104,18 +104,29 @@ class BotContext:
             return None
         targets = {**{d: d.capitalize() for d in DIMENSIONS}, "metrics": "Metrics", "contacts": "Add contact",
                    "key_dates": "Add key date"}
+        from knowledge.chunks import contact_key
+
         cited: list[tuple[str, str, str, str]] = []
         ids: dict[str, str | None] = {}
+        contacts: dict[str, dict[str, str]] = {}  # account id -> {contact key: name}
         for src in answer.sources:
-            target = targets.get(src.dimension or "")
-            if target is None:
-                continue
             if src.account not in ids:
                 ids[src.account] = self.store.find_account(src.account)
             aid = ids[src.account]
-            item = (aid, src.account, src.dimension, target)
-            if aid and item not in cited:
-                cited.append(item)  # type: ignore[arg-type]
+            if not aid:
+                continue
+            item: tuple[str, str, str, str] | None = None
+            if ":contact:" in src.id:  # a contact's chunk: edit that contact
+                if aid not in contacts:
+                    profile = self.store.load_profile(aid)
+                    contacts[aid] = {contact_key(c.name): c.name for c in (profile.contacts if profile else [])}
+                name = contacts[aid].get(src.id.rsplit(":contact:", 1)[1].rstrip("x"))
+                if name:
+                    item = (aid, src.account, f"contacts[{name}]", name)
+            elif src.dimension in targets:
+                item = (aid, src.account, str(src.dimension), targets[str(src.dimension)])
+            if item and item not in cited:
+                cited.append(item)
         return answer_edit_block(cited)
 
     # ------------------------------------------------------------------ posting

@@ -215,6 +215,13 @@ def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSla
     assert opened.response["ok"] and opened.params["view"]["callback_id"] == EDIT_VIEW
     assert json.loads(opened.params["view"]["private_metadata"])["t"] == json.loads(first["value"])["t"]
 
+    # a contact it cites: Edit opens that contact
+    bot.send(sr.slash_command_body(text="ask who is the champion at Hanshan?", user_id=ALICE,
+                                   response_url=mock.response_url()))
+    answer = [c for c in mock.wait_for("response_url", 2, timeout=60) if c.params.get("blocks")][-1]
+    [edits] = [b for b in answer.params["blocks"] if b.get("block_id") == EDIT_BLOCK]
+    assert "contacts[Zhang Min]" in [json.loads(e["value"])["t"] for e in edits["elements"]]
+
     # the Home tab's account modal: an Edit button per dimension, pushed on top of it
     bot.send(sr.event_body("app_home_opened", user=ALICE))
     [pub] = mock.wait_for("views.publish", timeout=30)
