@@ -25,6 +25,7 @@ from bot.render_edit import (
     NOTE_VIEW,
     SAVE_SHORTCUT,
     edit_menu_blocks,
+    edit_menu_modal,
     edit_modal,
     error_blocks,
     message_modal,
@@ -32,6 +33,7 @@ from bot.render_edit import (
     saved_edit_blocks,
     submitted_values,
 )
+from bot.render_views import HOME_EDIT_SELECT
 from bot.runtime import UNKNOWN_USER, BotContext
 from knowledge.limits import MAX_TEXT_CHARS
 from knowledge.profile import DIMENSIONS, Person
@@ -154,6 +156,23 @@ def register(app: App, ctx: BotContext) -> None:
         surface = (body.get("view") or {}).get("type") if (body.get("container") or {}).get("type") == "view" else None
         open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=surface == "modal",
                   from_home=surface == "home")
+
+    @app.action(HOME_EDIT_SELECT)
+    def on_home_edit(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:
+        """The Home tab's "Edit an account": the menu of that account's forms, in a modal."""
+        ack()
+        option = action.get("selected_option")
+        account_id = str(option.get("value") or "") if isinstance(option, dict) else ""
+        person = ctx.people.person(body["user"]["id"])
+        profile = ctx.store.load_profile(account_id) if account_id else None
+        if person is None or profile is None or not edit.may_edit(ctx.store, person, account_id):
+            text = UNKNOWN_USER if person is None else (
+                "That account is no longer on file." if profile is None else NOT_ALLOWED.format(
+                    account=profile.account))
+            ctx.client.views_open(trigger_id=body["trigger_id"], view=message_modal("Edit profile", text))
+            return
+        ctx.client.views_open(trigger_id=body["trigger_id"],
+                              view=edit_menu_modal(profile.account, account_id, edit.targets(profile)))
 
     @app.view(EDIT_VIEW)
     def on_edit_submit(ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:

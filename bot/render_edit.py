@@ -167,6 +167,12 @@ def edit_menu_blocks(account: str, account_id: str, targets: list[tuple[str, str
     return blocks
 
 
+def edit_menu_modal(account: str, account_id: str, targets: list[tuple[str, str]]) -> dict[str, Any]:
+    """The menu of an account's forms as a modal (from the Home tab); a button pushes its form on top."""
+    return {"type": "modal", "title": _plain("Edit profile", 24), "close": _plain("Close", 24),
+            "blocks": edit_menu_blocks(account, account_id, targets)[:100]}
+
+
 def saved_edit_blocks(account: str, title: str, changed: list[str]) -> list[Block]:
     if not changed:
         return [context(f"Nothing changed in *{escape(account)}* · {escape(title)}.")]

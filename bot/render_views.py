@@ -17,6 +17,7 @@ from skills.portfolio import TIER_TITLES, Portfolio, UpcomingDate
 HOME_PAGE_ACCOUNTS = 40  # account lines per Home page; keeps every page well under 100 blocks
 HOME_FILL_IN_ACCOUNTS = 5  # accounts of "Profile gaps" with Fill in buttons (block budget: 100 a view)
 HOME_ACTION_ACCOUNT = "kam_home_account"
+HOME_EDIT_SELECT = "kam_home_edit"  # the Home tab's "Edit an account" select (options: the first 100 accounts)
 HOME_ACTION_PAGE = "kam_home_page"
 NOTE_DIMENSION = "kam_note_dimension"
 NOTE_SAVE = "kam_note_save"
@@ -174,6 +175,12 @@ def home_view(portfolio: Portfolio, owner_label: OwnerLabel, page: int = 0,
     page = min(max(0, page), pages - 1)
     blocks: list[Block] = [header("My portfolio"),
                            context(f"{portfolio.account_count} accounts · as of {portfolio.today.isoformat()}")]
+    if accounts:  # Edit on the Home tab: one select, so the account lines keep within Slack's 100 blocks
+        names = sorted({(a.name, a.account_id) for _, a in accounts}, key=lambda x: x[0].casefold())[:100]
+        blocks.append({"type": "actions", "block_id": HOME_EDIT_SELECT, "elements": [{
+            "type": "static_select", "action_id": HOME_EDIT_SELECT,
+            "placeholder": {"type": "plain_text", "text": "✏️ Edit an account…", "emoji": True},
+            "options": [{"text": {"type": "plain_text", "text": name[:75]}, "value": aid} for name, aid in names]}]})
     if page == 0:
         blocks += _capped("*📅 Next key dates*", [date_line(u) for u in portfolio.upcoming])
         blocks += _capped("*⏰ Overdue for contact*", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from bot.render_edit import EDIT_VIEW, FIELD_BLOCK
 from knowledge.history import changes_of
@@ -241,6 +242,28 @@ def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSla
     assert json.loads(text)["response_action"] == "update"
     assert bot.kb.store.load_profile(HANSHAN).finance.budget == "CNY 50M capex"
 
+    # the Home tab's "Edit an account" select: the menu of that account's forms; a form is pushed on top
+    [select] = [b["elements"][0] for b in pub.params["view"]["blocks"] if b.get("block_id") == "kam_home_edit"]
+    assert HANSHAN in {o["value"] for o in select["options"]} and ACME not in {o["value"] for o in select["options"]}
+
+    def choose(account_id: str) -> dict[str, Any]:
+        body = sr.block_actions_body(select["action_id"], "", ALICE, view=pub.response["view"],
+                                     action_type="static_select")
+        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        payload["actions"][0]["selected_option"] = {"text": {"type": "plain_text", "text": "x"}, "value": account_id}
+        n = len(mock.calls("views.open")) + 1
+        bot.send(urlencode({"payload": json.dumps(payload)}).encode())
+        return mock.wait_for("views.open", n, timeout=30)[n - 1].params["view"]
+
+    menu = choose(HANSHAN)
+    assert_valid_view(menu)
+    metrics = next(e for b in menu["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if json.loads(e["value"])["t"] == "metrics")
+    bot.send(sr.block_actions_body(metrics["action_id"], metrics["value"], ALICE, view={**menu, "id": "V9"}))
+    pushed = mock.wait_for("views.push", 2, timeout=30)[1]
+    assert pushed.response["ok"] and "potential" in inputs(pushed.params["view"])
+    assert "owner and team" in json.dumps(choose(ACME))  # a forged choice: a refusal, no menu
+
 
 def test_save_to_account_shortcut_turns_a_message_into_a_dated_note(bot: Bot, mock: MockSlack) -> None:
     from bot.render_edit import NOTE_ACCOUNT, NOTE_DIM, NOTE_TEXT, NOTE_VIEW, SAVE_SHORTCUT
@@ -305,7 +328,7 @@ def test_fill_in_buttons_on_the_home_tab_and_in_the_freshness_nudge(bot: Bot, mo
     [pub] = mock.wait_for("views.publish", timeout=30)
     assert_valid_view(pub.params["view"])
     fills = [e for b in pub.params["view"]["blocks"] if b["type"] == "actions" for e in b["elements"]
-             if e["text"]["text"].startswith("Fill in")]
+             if e["type"] == "button" and e["text"]["text"].startswith("Fill in")]
     budget = next(e for e in fills if e["text"]["text"] == "Fill in Hanshan Packaging Co.: finance.budget")
     bot.send(sr.block_actions_body(budget["action_id"], budget["value"], ALICE, view=pub.response["view"]))
     [opened] = mock.wait_for("views.open", 1, timeout=30)
