@@ -154,8 +154,10 @@ def register(app: App, ctx: BotContext) -> None:
         preset = {str(k): v for k, v in data["p"].items() if isinstance(v, str)} \
             if isinstance(data.get("p"), dict) else None
         surface = (body.get("view") or {}).get("type") if (body.get("container") or {}).get("type") == "view" else None
+        from_home = surface == "home" or (surface == "modal" and bool(_json(body["view"].get("private_metadata"))
+                                                                       .get("h")))
         open_edit(ctx, person, body["trigger_id"], account_id, target, preset, push=surface == "modal",
-                  from_home=surface == "home")
+                  from_home=from_home)
 
     @app.action(HOME_EDIT_SELECT)
     def on_home_edit(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

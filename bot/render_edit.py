@@ -170,6 +170,7 @@ def edit_menu_blocks(account: str, account_id: str, targets: list[tuple[str, str
 def edit_menu_modal(account: str, account_id: str, targets: list[tuple[str, str]]) -> dict[str, Any]:
     """The menu of an account's forms as a modal (from the Home tab); a button pushes its form on top."""
     return {"type": "modal", "title": _plain("Edit profile", 24), "close": _plain("Close", 24),
+            "private_metadata": json.dumps({"h": 1}),  # opened from the Home tab: a save republishes it
             "blocks": edit_menu_blocks(account, account_id, targets)[:100]}
 
 

@@ -262,6 +262,10 @@ def test_edit_buttons_on_answers_and_on_the_home_account(bot: Bot, mock: MockSla
     bot.send(sr.block_actions_body(metrics["action_id"], metrics["value"], ALICE, view={**menu, "id": "V9"}))
     pushed = mock.wait_for("views.push", 2, timeout=30)[1]
     assert pushed.response["ok"] and "potential" in inputs(pushed.params["view"])
+    publishes = len(mock.calls("views.publish"))
+    assert json.loads(bot.send(submission(pushed.params["view"], {"potential": "3"}))[1])["response_action"] == \
+        "update"
+    mock.wait_for("views.publish", publishes + 1, timeout=30)  # the Home tab it came from is republished
     assert "owner and team" in json.dumps(choose(ACME))  # a forged choice: a refusal, no menu
 
 
