@@ -99,6 +99,15 @@ def test_unchanged_fields_do_not_overwrite_a_concurrent_edit(bot: Bot, mock: Moc
     assert after.finance.revenue == "CNY 2.5B" and after.finance.budget == "CNY 60M"
 
 
+def test_kam_edit_usage_and_unknown_account(bot: Bot, mock: MockSlack) -> None:
+    bot.send(sr.slash_command_body(text="edit", user_id=ALICE, response_url=mock.response_url()))
+    bot.send(sr.slash_command_body(text="edit Nowhere Ltd finance", user_id=ALICE, response_url=mock.response_url()))
+    replies = [json.dumps(c.params) for c in mock.wait_for("response_url", 2, timeout=30)]
+    assert any("Usage: `/kam edit" in r for r in replies) and any("Nowhere Ltd" in r for r in replies)
+    bot.settle()
+    assert not mock.calls("views.open")
+
+
 def test_someone_outside_the_account_cannot_edit(bot: Bot, mock: MockSlack) -> None:
     acme_view = open_modal(bot, mock, "edit acme finance", user=EMAIL_USER)  # bob owns Acme
     before = bot.kb.store.load_profile(ACME)
