@@ -18,7 +18,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import handlers_commands, handlers_home, handlers_messages
+from bot import handlers_commands, handlers_edit, handlers_home, handlers_messages
 from bot.notifier import Notifier
 from bot.runtime import BotContext, event_key
 from bot.slack_client import PeopleResolver, make_client, shared_pacer
@@ -127,6 +127,7 @@ def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None 
     handlers_messages.register(app, ctx)
     handlers_commands.register(app, ctx)
     handlers_home.register(app, ctx)
+    handlers_edit.register(app, ctx)
     for name in FEATURE_MODULES:
         try:
             module = importlib.import_module(name)

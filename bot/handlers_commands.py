@@ -1,4 +1,4 @@
-"""`/kam` and its subcommands (ask, account, dates, tiers, note, help), and the note confirmation buttons."""
+"""`/kam` and its subcommands (ask, account, dates, tiers, note, edit, help), and the note confirmation buttons."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from skills.portfolio import current_tier_map, my_portfolio, upcoming_dates
 
 log = logging.getLogger("kam.bot")
 
-SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "help")
+SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "edit", "help")
 DIMENSION_ALIASES = {"org": "organisation", "organization": "organisation", "competition": "competitors",
                      "supplier": "suppliers", "customers": "downstream", "finances": "finance",
                      "financials": "finance", "competitor": "competitors"}
@@ -105,6 +105,10 @@ def register(app: App, ctx: BotContext) -> None:
                     respond(text="Your accounts by tier", blocks=blocks, response_type=kind)
                 elif sub == "note":
                     _note(ctx, person, user_id, rest, respond)
+                elif sub == "edit":
+                    from bot.handlers_edit import command_edit
+
+                    command_edit(ctx, person, rest, body.get("trigger_id") or "", respond)
             except Exception:
                 log.exception("/kam %s failed", sub)
                 respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")
@@ -184,7 +188,8 @@ def _ask(ctx: BotContext, person: Person, user_id: str, channel: str | None, que
         user=user_id, email=person.email, channel=channel, thread_ts=None, surface="command", question=question,
         answer=answer.answer, status=answer.status, path=answer.path,
         sources=[s.model_dump(mode="json") for s in answer.sources], seconds=round(seconds, 4))
-    messages = render_answer(answer, answer_id, stale_days=ctx.settings.kam_stale_days, owner_label=ctx.owner_label)
+    messages = render_answer(answer, answer_id, stale_days=ctx.settings.kam_stale_days, owner_label=ctx.owner_label,
+                             edits=ctx.answer_edits(answer))
     for i, message in enumerate(messages):
         respond(text=message["text"], blocks=message["blocks"], response_type=kind,
                 replace_original=(i == 0 and kind == "ephemeral"))
@@ -204,7 +209,7 @@ def _account(ctx: BotContext, person: Person, rest: str, kind: str, respond: Res
     assert profile is not None
     q = quality(profile, ctx.settings.kam_required_fields, ctx.day(), ctx.settings.kam_stale_days)
     tier = current_tier_map(ctx.store, ctx.day()).get(account_id)
-    blocks = account_blocks(profile, q, tier, ctx.owner_label, dimension=dim)
+    blocks = account_blocks(profile, q, tier, ctx.owner_label, dimension=dim, account_id=account_id)
     respond(text=f"{profile.account}" + (f": {dim}" if dim else ""), blocks=blocks, response_type=kind)
 
 

@@ -67,5 +67,5 @@ def register(app: App, ctx: BotContext) -> None:
         day = ctx.day()
         q = quality(profile, ctx.settings.kam_required_fields, day, ctx.settings.kam_stale_days)
         tier = current_tier_map(ctx.store, day).get(account_id)
-        blocks = account_blocks(profile, q, tier, ctx.owner_label, max_blocks=100)
+        blocks = account_blocks(profile, q, tier, ctx.owner_label, max_blocks=100, account_id=account_id)
         ctx.client.views_open(trigger_id=body["trigger_id"], view=account_modal(blocks))

@@ -175,13 +175,16 @@ def _cap(text: str, limit: int = 3900) -> str:
 
 
 def render_answer(answer: Answer, answer_id: int | None = None, *, stale_days: int = 180,
-                  owner_label: Callable[[str], str] = escape) -> list[Message]:
-    """One or more messages for an answer: text sections, stale warning, sources, then feedback buttons."""
+                  owner_label: Callable[[str], str] = escape, edits: Block | None = None) -> list[Message]:
+    """One or more messages for an answer: text sections, stale warning, sources, Edit buttons for the parts of the
+    profiles it cites (`edits`, bot/render_edit.py), then feedback buttons."""
     blocks = sections(md_to_mrkdwn(answer.answer)) or [section("_(no answer text)_")]
     if answer.status == "answered":
         if answer.stale:
             blocks.append(stale_block(stale_days, answer.language))
         blocks += source_blocks(answer, owner_label)
+        if edits:
+            blocks.append(edits)
     if answer_id is not None and answer.status != "denied":
         blocks.append(feedback_block(answer_id, answer.language))
     return chunk_messages(blocks, plain_text(answer.answer) or "(no answer text)")

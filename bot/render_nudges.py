@@ -75,6 +75,10 @@ def nudge_actions(ledger_id: int, n: Nudge, today: dt.date) -> dict[str, Any]:
                  "placeholder": {"type": "plain_text", "text": "Reschedule"}}]
     if n.kind == "overdue_contact":
         elements.append(button("nudge_log_visit", "Log a visit"))
+    if n.kind == "stale" and (n.extra or {}).get("missing"):
+        from bot.render_edit import fill_in_buttons  # opens the form of each missing required field
+
+        elements += fill_in_buttons(n.account_id, list(n.extra["missing"]), str(ledger_id))
     return {"type": "actions", "block_id": f"nudge:{ledger_id}", "elements": elements}
 
 

@@ -15,7 +15,9 @@ from knowledge.quality import Quality
 from skills.portfolio import TIER_TITLES, Portfolio, UpcomingDate
 
 HOME_PAGE_ACCOUNTS = 40  # account lines per Home page; keeps every page well under 100 blocks
+HOME_FILL_IN_ACCOUNTS = 5  # accounts of "Profile gaps" with Fill in buttons (block budget: 100 a view)
 HOME_ACTION_ACCOUNT = "kam_home_account"
+HOME_EDIT_SELECT = "kam_home_edit"  # the Home tab's "Edit an account" select (options: the first 100 accounts)
 HOME_ACTION_PAGE = "kam_home_page"
 NOTE_DIMENSION = "kam_note_dimension"
 NOTE_SAVE = "kam_note_save"
@@ -34,6 +36,7 @@ suppliers, downstream).
 • `/kam dates [days]`: key dates and birthdays coming up (default 30 days).
 • `/kam tiers`: your accounts by tier.
 • `/kam note <account>: <text>`: save intelligence as a dated note; I guess the dimension and you confirm.
+• `/kam edit <account> [dimension|contacts|metrics|dates]`: change a profile in a form.
 • `/kam help`: this message.
 Replies are only visible to you; start with `share` (e.g. `/kam share account Acme`) to post them in the channel.
 The *Home* tab shows your portfolio: accounts by tier, next key dates, overdue accounts and profile gaps."""
@@ -60,8 +63,11 @@ def _lines_sections(lines: list[str]) -> list[Block]:
 
 
 def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_label: OwnerLabel,
-                   dimension: str | None = None, max_blocks: int = 50) -> list[Block]:
-    """A profile (or one dimension of it) as message/modal blocks, cut to `max_blocks`."""
+                   dimension: str | None = None, max_blocks: int = 50, account_id: str | None = None) -> list[Block]:
+    """A profile (or one dimension of it) as message/modal blocks, cut to `max_blocks`. With `account_id`, each
+    dimension has an Edit button and the end has buttons for contacts, key dates and metrics (bot/render_edit.py)."""
+    from bot.render_edit import edit_button
+
     facts = [f"Owner {owner_label(profile.owner)}", f"Tier: {TIER_TITLES.get(tier or 'untiered', tier or '')}",
              f"Profile {pct(q.overall)} complete"]
     if profile.industry:
@@ -75,7 +81,10 @@ def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_
         stale = " · ⚠️ stale" if dim in q.stale else ""
         title = f"*{escape(DIMENSION_TITLES[dim])}* ({as_of}{stale})"
         body = escape(text) if text else "_Nothing on file yet._"
-        blocks += [section(p) for p in split_text(f"{title}\n{body}")]
+        parts = [section(p) for p in split_text(f"{title}\n{body}")]
+        if account_id:
+            parts[0]["accessory"] = edit_button(account_id, dim, "Edit", dim)
+        blocks += parts
         notes = [n for n in profile.notes if n.dimension == dim][-3:]
         if notes:
             blocks.append(context(*[f"📝 {n.date.isoformat()} {escape(n.text)[:280]}" for n in notes]))
@@ -89,6 +98,11 @@ def account_blocks(profile: AccountProfile, q: Quality, tier: str | None, owner_
             blocks += _lines_sections(["*Key dates*", *dates])
         if q.missing:
             blocks.append(context("Missing: " + escape(", ".join(q.missing))))
+        if account_id:
+            buttons = [edit_button(account_id, t, label, f"x{i}") for i, (t, label) in enumerate(
+                [("contacts", "Add contact"), ("key_dates", "Add key date"), ("metrics", "Edit metrics")]
+                + [(f"contacts[{c.name}]", f"Edit {c.name}") for c in profile.contacts[:22]])]
+            blocks.append({"type": "actions", "elements": buttons})
     if len(blocks) > max_blocks:
         blocks = blocks[: max_blocks - 1] + [context("… cut to fit Slack; `kam show` has the whole profile.")]
     return blocks
@@ -161,6 +175,12 @@ def home_view(portfolio: Portfolio, owner_label: OwnerLabel, page: int = 0,
     page = min(max(0, page), pages - 1)
     blocks: list[Block] = [header("My portfolio"),
                            context(f"{portfolio.account_count} accounts · as of {portfolio.today.isoformat()}")]
+    if accounts:  # Edit on the Home tab: one select, so the account lines keep within Slack's 100 blocks
+        names = sorted({(a.name, a.account_id) for _, a in accounts}, key=lambda x: x[0].casefold())[:100]
+        blocks.append({"type": "actions", "block_id": HOME_EDIT_SELECT, "elements": [{
+            "type": "static_select", "action_id": HOME_EDIT_SELECT,
+            "placeholder": {"type": "plain_text", "text": "✏️ Edit an account…", "emoji": True},
+            "options": [{"text": {"type": "plain_text", "text": name[:75]}, "value": aid} for name, aid in names]}]})
     if page == 0:
         blocks += _capped("*📅 Next key dates*", [date_line(u) for u in portfolio.upcoming])
         blocks += _capped("*⏰ Overdue for contact*", [
@@ -173,6 +193,11 @@ def home_view(portfolio: Portfolio, owner_label: OwnerLabel, page: int = 0,
             + (f"; missing {escape(', '.join(a.missing[:4]))}" if a.missing else "")
             + (f"; stale {', '.join(a.stale)}" if a.stale else "")
             for a in portfolio.gaps])
+        from bot.render_edit import fill_in_buttons  # a Fill in button per missing required field
+
+        for i, a in enumerate([a for a in portfolio.gaps if a.missing][:HOME_FILL_IN_ACCOUNTS]):
+            blocks.append({"type": "actions", "block_id": f"kam_fill:{i}",
+                           "elements": fill_in_buttons(a.account_id, a.missing, f"h{i}", a.name)})
         if not (portfolio.upcoming or portfolio.overdue or portfolio.gaps):
             blocks.append(section("Nothing needs your attention right now. 🎉"))
     blocks.append(divider())

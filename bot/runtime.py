@@ -154,6 +154,40 @@ class BotContext:
         log.error("gave up on event %s: %s", body.get("event_id"), why)
         self.event_failed(body, why)
 
+    def answer_edits(self, answer: Answer) -> dict[str, Any] | None:
+        """Edit buttons for the parts of profiles an answer cites (bot/render_edit.py); None when there are none."""
+        from bot.render_edit import answer_edit_block
+        from knowledge.profile import DIMENSIONS
+
+        if answer.status != "answered":
+            return None
+        targets = {**{d: d.capitalize() for d in DIMENSIONS}, "metrics": "Metrics", "contacts": "Add contact",
+                   "key_dates": "Add key date"}
+        from knowledge.chunks import contact_key
+
+        cited: list[tuple[str, str, str, str]] = []
+        ids: dict[str, str | None] = {}
+        contacts: dict[str, dict[str, str]] = {}  # account id -> {contact key: name}
+        for src in answer.sources:
+            if src.account not in ids:
+                ids[src.account] = self.store.find_account(src.account)
+            aid = ids[src.account]
+            if not aid:
+                continue
+            item: tuple[str, str, str, str] | None = None
+            if ":contact:" in src.id:  # a contact's chunk: edit that contact
+                if aid not in contacts:
+                    profile = self.store.load_profile(aid)
+                    contacts[aid] = {contact_key(c.name): c.name for c in (profile.contacts if profile else [])}
+                name = contacts[aid].get(src.id.rsplit(":contact:", 1)[1].rstrip("x"))
+                if name:
+                    item = (aid, src.account, f"contacts[{name}]", name)
+            elif src.dimension in targets:
+                item = (aid, src.account, str(src.dimension), targets[str(src.dimension)])
+            if item and item not in cited:
+                cited.append(item)
+        return answer_edit_block(cited)
+
     # ------------------------------------------------------------------ posting
     def post(self, channel: str, message: Message, thread_ts: str | None = None,
              metadata: dict[str, Any] | None = None) -> str:
@@ -247,7 +281,7 @@ class BotContext:
             question=question, answer=answer.answer, status=answer.status, path=answer.path,
             sources=[s.model_dump(mode="json") for s in answer.sources], seconds=round(seconds, 4))
         messages = render_answer(answer, answer_id, stale_days=self.settings.kam_stale_days,
-                                 owner_label=self.owner_label)
+                                 owner_label=self.owner_label, edits=self.answer_edits(answer))
         posted = self.post_all(channel, messages, thread_ts, replace_ts=placeholder_ts, metadata=answered)
         if track_thread and thread_ts:
             try:  # the answer is out: a failure here must not make a retry answer twice

@@ -16,6 +16,11 @@ DOC_CHUNK_OVERLAP = 150
 
 
 @cache
+
+def contact_key(name: str) -> str:
+    """The stable part of a contact's chunk id (`<account>:contact:<key>`): a hash of the name, case-folded."""
+    return hashlib.sha1(name.casefold().encode()).hexdigest()[:10]
+
 def _splitter():  # noqa: ANN202 - langchain's splitter, loaded only when a document is chunked (not at start-up)
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -101,7 +106,7 @@ def profile_chunks(account_id: str, profile: AccountProfile, documents: list[Doc
     org_updated = profile.organisation.updated
     seen_contacts: set[str] = set()
     for c in profile.contacts:
-        key = hashlib.sha1(c.name.casefold().encode()).hexdigest()[:10]
+        key = contact_key(c.name)
         while key in seen_contacts:  # two contacts with one name: keep ids unique and stable
             key += "x"
         seen_contacts.add(key)

@@ -360,6 +360,32 @@ def view_submission_body(
     return _form_payload(payload)
 
 
+def message_shortcut_body(
+    callback_id: str,
+    text: str,
+    user_id: str = USER_ID,
+    *,
+    channel_id: str = CHANNEL_ID,
+    channel_name: str = "dev",
+    message_user: str | None = None,
+    message_ts: str | None = None,
+    team_id: str = TEAM_ID,
+) -> bytes:
+    """A form-encoded ``payload=<json>`` message shortcut body from
+    ``interactivity/message_action_shortcut.bolt_python.json``: ``user_id`` ran shortcut ``callback_id`` on a
+    message saying ``text`` in ``channel_id`` (``#channel_name``)."""
+    payload = load_payload("interactivity/message_action_shortcut.bolt_python.json")
+    _user(payload, user_id, team_id)
+    ts = message_ts or new_ts()
+    payload.update(callback_id=callback_id, trigger_id=f"{next(_ids)}.{next(_ids)}.{uuid.uuid4().hex}",
+                   message_ts=ts, action_ts=new_ts())
+    payload["channel"] = {"id": channel_id, "name": channel_name}
+    message = payload["message"]
+    message.update(text=text, user=message_user or user_id, ts=ts, team=team_id, blocks=_rich_text(text))
+    message["client_msg_id"] = str(uuid.uuid4())
+    return _form_payload(payload)
+
+
 # --------------------------------------------------------------------------- sending
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
