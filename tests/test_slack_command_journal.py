@@ -1,0 +1,122 @@
+"""Acknowledged slash commands survive crashes like events do (bot/inbox.py): `/kam ...` is journalled before the
+ack, and a bot killed -9 between the ack and the answer answers it at the response_url after a restart, once.
+Real processes, real HTTP, the mock Slack."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.inbox import DONE, PENDING, SlackInboxRow
+from tests.deployed import Proc, free_port, kam_env
+from tests.fakes import slack_requests as sr
+from tests.fakes.mock_slack import MockSlack
+from tests.slack_harness import EMAIL_USER, SECRET
+
+QUESTION = "who decides at Acme?"
+
+
+def command_row(engine: Any, trigger_id: str) -> SlackInboxRow | None:
+    with engine.connect() as c:
+        return c.execute(select(SlackInboxRow).where(SlackInboxRow.key == f"command:{trigger_id}")).first()
+
+
+class HeldLookup:
+    """users.info (who is asking: the first thing a command's answer needs) held in the mock until released, so
+    the kill lands after the ack and before the answer."""
+
+    def __init__(self, mock: MockSlack):
+        self.mock = mock
+        self.entered, self.release = threading.Event(), threading.Event()
+        mock.on("users.info", self._hold)
+
+    def _hold(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.entered.set()
+        self.release.wait(60)
+        return {"ok": False, "error": "internal_error"}
+
+    def done(self) -> None:
+        self.mock.on("users.info", None)
+        self.release.set()
+
+
+@pytest.fixture()
+def home(sample_kb):  # noqa: ANN001, ANN201
+    settings, store, index = sample_kb
+    index.close()  # the subprocesses own the data directory
+    store.engine.dispose()
+    return settings.home, store
+
+
+def _answers(mock: MockSlack, url: str) -> list[Any]:
+    return [c for c in mock.calls("response_url") if url.endswith(c.path)]
+
+
+def _wait_answers(mock: MockSlack, url: str, timeout: float, quiet: float) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not _answers(mock, url):
+        time.sleep(0.2)
+    time.sleep(quiet)  # a duplicate would show now
+    return _answers(mock, url)
+
+
+def _kill_between_ack_and_answer(mock: MockSlack, url: str, target: Proc,
+                                 killed: Proc | None = None) -> tuple[str, str]:
+    held = HeldLookup(mock)
+    response_url = mock.response_url()
+    trigger_id = f"{time.time_ns()}.1.kill9"
+    body = sr.slash_command_body(text=f"ask {QUESTION}", user_id=EMAIL_USER, response_url=response_url,
+                                 trigger_id=trigger_id)
+    status, ack = sr.send(url, SECRET, body)
+    assert status == 200, ack  # acknowledged: Slack will never send it again
+    assert held.entered.wait(90), target.log()
+    (killed or target).kill9()
+    held.done()
+    assert _answers(mock, response_url) == []
+    return trigger_id, response_url
+
+
+@pytest.mark.slow
+def test_kill9_between_command_ack_and_answer_answers_once_after_restart(home, mock: MockSlack) -> None:  # noqa: ANN001
+    home_dir, store = home
+    port = free_port()
+    env = kam_env(home_dir, mock, KAM_HTTP_FRONT="false", KAM_SLACK_EVENT_LEASE="2")
+    bot = Proc("bot", ["run", "--http", "--port", str(port)], env, home_dir.parent,
+               url=f"http://127.0.0.1:{port}/slack/events").start()
+    try:
+        trigger_id, response_url = _kill_between_ack_and_answer(mock, bot.url, bot)
+        row = command_row(store.engine, trigger_id)
+        assert row is not None and row.status == PENDING
+        bot.start()
+        answers = _wait_answers(mock, response_url, timeout=90, quiet=3.0)
+        assert len(answers) == 1, bot.log()
+        assert "Karen Doyle" in str(answers[0].params)
+        assert command_row(store.engine, trigger_id).status == DONE
+    finally:
+        bot.kill9()
+
+
+@pytest.mark.slow
+def test_kill9_of_the_bot_behind_the_front_answers_the_command_once(home, mock: MockSlack) -> None:  # noqa: ANN001
+    home_dir, store = home
+    bot_port, front_port = free_port(), free_port()
+    bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
+    bot = Proc("bot", ["run", "--http", "--port", str(bot_port)],
+               kam_env(home_dir, mock, KAM_HTTP_FRONT="false", KAM_SLACK_EVENT_LEASE="2"), home_dir.parent,
+               url=bot_url).start()
+    front = Proc("front", ["front", "--port", str(front_port), "--backend", bot_url], kam_env(home_dir, mock),
+                 home_dir.parent, url=f"http://127.0.0.1:{front_port}/slack/events").start()
+    try:
+        trigger_id, response_url = _kill_between_ack_and_answer(mock, front.url, front, killed=bot)
+        assert command_row(store.engine, trigger_id).status == PENDING
+        bot.start()
+        answers = _wait_answers(mock, response_url, timeout=90, quiet=3.0)
+        assert len(answers) == 1, bot.log()
+        assert command_row(store.engine, trigger_id).status == DONE
+    finally:
+        front.kill9()
+        bot.kill9()
