@@ -4,6 +4,7 @@ Real processes, real HTTP, the mock Slack."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -11,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.inbox import DONE, PENDING, SlackInboxRow
+from bot.inbox import DONE, FAILED, PENDING, SlackInboxRow
+from knowledge.db import utcnow
 from tests.deployed import Proc, free_port, kam_env
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack
-from tests.slack_harness import EMAIL_USER, SECRET
+from tests.slack_harness import EMAIL_USER, SECRET, bot_settings, start_bot
 
 QUESTION = "who decides at Acme?"
 
@@ -120,3 +122,54 @@ def test_kill9_of_the_bot_behind_the_front_answers_the_command_once(home, mock: 
     finally:
         front.kill9()
         bot.kill9()
+
+
+def _orphaned_command(store: Any, mock: MockSlack, age: dt.timedelta, attempts: int = 1) -> tuple[str, str]:
+    """A `/kam ask` as a process that died on it left it: journalled `age` ago, its lease run out."""
+    response_url = mock.response_url()
+    trigger_id = f"{time.time_ns()}.2.orphan"
+    body = sr.slash_command_body(text=f"ask {QUESTION}", user_id=EMAIL_USER, response_url=response_url,
+                                 trigger_id=trigger_id)
+    with store.engine.begin() as c:
+        c.execute(SlackInboxRow.__table__.insert().values(
+            key=f"command:{trigger_id}", body=body.decode(), received_at=utcnow() - age, status=PENDING,
+            attempts=attempts, owner="dead", claimed_at=utcnow() - age,
+            lease_until=utcnow() - dt.timedelta(seconds=1)))
+    return trigger_id, response_url
+
+
+def test_a_command_found_after_its_response_url_expired_is_reported_not_answered(sample_kb,  # noqa: ANN001
+                                                                                mock: MockSlack) -> None:
+    settings, store, index = sample_kb
+    trigger_id, response_url = _orphaned_command(store, mock, dt.timedelta(minutes=40))
+    b = start_bot(bot_settings(settings.kam_home, mock), store, index, mock)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and command_row(store.engine, trigger_id).status == PENDING:
+            time.sleep(0.1)
+        b.settle()
+    finally:
+        b.stop()
+    row = command_row(store.engine, trigger_id)
+    assert row.status == FAILED and "longer than Slack" in row.error
+    assert _answers(mock, response_url) == []  # expired: nothing is sent there
+    [told] = mock.calls("chat.postEphemeral")
+    assert told.params["user"] == EMAIL_USER and told.params["channel"] == sr.CHANNEL_ID
+    assert "Please run it again" in told.params["text"] and QUESTION in told.params["text"]
+
+
+def test_a_command_taken_on_too_often_is_reported_at_its_response_url(sample_kb, mock: MockSlack) -> None:  # noqa: ANN001
+    settings, store, index = sample_kb
+    trigger_id, response_url = _orphaned_command(store, mock, dt.timedelta(minutes=1), attempts=3)
+    b = start_bot(bot_settings(settings.kam_home, mock, kam_bot_retries=3), store, index, mock)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and command_row(store.engine, trigger_id).status == PENDING:
+            time.sleep(0.1)
+        b.settle()
+    finally:
+        b.stop()
+    assert command_row(store.engine, trigger_id).status == FAILED
+    [told] = _answers(mock, response_url)
+    assert "Please run it again" in told.params["text"] and told.params["response_type"] == "ephemeral"
+    assert mock.calls("chat.postEphemeral") == []
