@@ -238,7 +238,11 @@ class SlackWSGI:
             response = self.app.dispatch(request)
             if response.status >= 400:
                 log.warning("event not handled: %s %s", response.status, response.body[:200])
-                if self.journal is not None and key:  # no listener will ever take it: nothing to answer
+                if self.journal is not None and key and key.startswith("command:") and self.ctx is not None:
+                    # a command taken on again whose listener failed: the asker saw the ack and waits
+                    form = {k: v[0] for k, v in parse_qs(str(request.raw_body), keep_blank_values=True).items()}
+                    self.ctx.give_up_command(form, f"it could not be handled ({response.status})", False)
+                elif self.journal is not None and key:  # no listener will ever take it: nothing to answer
                     self.journal.finish(key)
         except Exception:
             log.exception("event dispatch failed")

@@ -173,3 +173,23 @@ def test_a_command_taken_on_too_often_is_reported_at_its_response_url(sample_kb,
     [told] = _answers(mock, response_url)
     assert "Please run it again" in told.params["text"] and told.params["response_type"] == "ephemeral"
     assert mock.calls("chat.postEphemeral") == []
+
+
+def test_a_command_whose_listener_fails_when_taken_on_again_is_reported(sample_kb, mock: MockSlack) -> None:  # noqa: ANN001
+    settings, store, index = sample_kb
+    trigger_id, response_url = _orphaned_command(store, mock, dt.timedelta(minutes=1))
+    with store.engine.begin() as c:  # a body the listener raises on before its ack (no user_id)
+        row = c.execute(select(SlackInboxRow.body).where(SlackInboxRow.key == f"command:{trigger_id}")).scalar()
+        c.execute(SlackInboxRow.__table__.update().where(SlackInboxRow.key == f"command:{trigger_id}").values(
+            body=row.replace(f"user_id={EMAIL_USER}&", "")))
+    b = start_bot(bot_settings(settings.kam_home, mock), store, index, mock)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and command_row(store.engine, trigger_id).status == PENDING:
+            time.sleep(0.1)
+        b.settle()
+    finally:
+        b.stop()
+    assert command_row(store.engine, trigger_id).status == FAILED
+    [told] = _answers(mock, response_url)
+    assert "Please run it again" in told.params["text"]
