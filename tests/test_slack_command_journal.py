@@ -193,3 +193,50 @@ def test_a_command_whose_listener_fails_when_taken_on_again_is_reported(sample_k
     assert command_row(store.engine, trigger_id).status == FAILED
     [told] = _answers(mock, response_url)
     assert "Please run it again" in told.params["text"]
+
+
+@pytest.mark.slow
+def test_kill9_after_slack_took_the_ask_answer_repeats_it_in_place(home, mock: MockSlack) -> None:  # noqa: ANN001
+    """The window the docs admit: Slack took the answer, the process died before marking the command done. A
+    response_url cannot be read back, so the answer is sent again; for `/kam ask` both replace the "Looking it
+    up…" acknowledgement (replace_original), so the asker still sees one answer."""
+    home_dir, store = home
+    port = free_port()
+    env = kam_env(home_dir, mock, KAM_HTTP_FRONT="false", KAM_SLACK_EVENT_LEASE="2")
+    bot = Proc("bot", ["run", "--http", "--port", str(port)], env, home_dir.parent,
+               url=f"http://127.0.0.1:{port}/slack/events").start()
+    taken: list[dict[str, Any]] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(params: dict[str, Any]) -> dict[str, Any]:
+        taken.append(params)  # Slack has it: the asker sees it
+        entered.set()
+        release.wait(60)
+        return {"ok": True}
+
+    mock.on("response_url", hold)
+    try:
+        response_url = mock.response_url()
+        trigger_id = f"{time.time_ns()}.3.taken"
+        status, ack = sr.send(bot.url, SECRET, sr.slash_command_body(
+            text=f"ask {QUESTION}", user_id=EMAIL_USER, response_url=response_url, trigger_id=trigger_id))
+        assert status == 200 and "Looking it up" in ack
+        assert entered.wait(90), bot.log()
+        bot.kill9()
+        mock.on("response_url", None)
+        release.set()
+        assert command_row(store.engine, trigger_id).status == PENDING
+        bot.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and command_row(store.engine, trigger_id).status != DONE:
+            time.sleep(0.2)
+        time.sleep(2.0)
+        sent = [c.params for c in mock.calls("response_url") if response_url.endswith(c.path)]  # held one too
+        assert command_row(store.engine, trigger_id).status == DONE, bot.log()
+        assert len(taken) == 1 and len(sent) == 2, sent  # once before the kill, once after
+        assert all(p["replace_original"] is True and p["response_type"] == "ephemeral" for p in sent)
+        assert sent[0]["text"] == sent[1]["text"] and "Karen Doyle" in str(sent[1])
+    finally:
+        mock.on("response_url", None)
+        release.set()
+        bot.kill9()
