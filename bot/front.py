@@ -10,7 +10,8 @@ behind answers. `kam run --http` therefore starts this front as its own process 
   event, the journal is what survives this front dying before the forward: the bots take on journalled events
   nobody forwarded (bot/http.py, `SlackWSGI.recover`);
 * everything else (slash commands, buttons, modals, url_verification, unknown events) is forwarded as is and the
-  bot's reply is relayed, since bolt's reply is the answer Slack shows.
+  bot's reply is relayed, since bolt's reply is the answer Slack shows. The bot process journals a slash command
+  before its ack (the front does not: the command is not acknowledged until the bot has it).
 
 The forwarded request keeps Slack's own headers, so the bot verifies the signature again. The front imports nothing
 of the knowledge base: it starts in a blink and stays small.

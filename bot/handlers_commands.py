@@ -81,6 +81,7 @@ def register(app: App, ctx: BotContext) -> None:
         kind = "in_channel" if share else "ephemeral"
         if sub == "help":
             ack(response_type="ephemeral", text="kam-bot help", blocks=help_blocks())
+            ctx.command_done(body)  # the ack is the answer
             return
         user_id, channel = body["user_id"], body.get("channel_id")
         if sub == "ask" and not share:
@@ -113,7 +114,11 @@ def register(app: App, ctx: BotContext) -> None:
                 log.exception("/kam %s failed", sub)
                 respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")
 
-        ctx.later(lambda _attempt: run())
+        def answer(_attempt: int) -> None:
+            run()
+            ctx.command_done(body)  # its journal row (bot/inbox.py): a crash before this answers it again
+
+        ctx.later(answer, body=body)
 
     @app.action(NOTE_DIMENSION)
     def on_note_dimension(ack: Callable[..., None], body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ else -> 404, an oversized body -> 413. Bolt answers unknown event types with 404
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -24,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.inbox import Inbox
 from knowledge import limits
+from knowledge.db import utcnow
 
 log = logging.getLogger("kam.bot.http")
 
@@ -42,6 +44,8 @@ def _reply(start_response: StartResponse, status: str, body: dict[str, Any],
 
 
 MAX_BODY_DEPTH = 64  # JSON nesting; Slack's deepest payloads (views, rich text) use about a dozen levels
+RESPONSE_URL_LIFE = dt.timedelta(minutes=30)  # Slack accepts answers at a command's response_url this long
+COMMAND_MARGIN = dt.timedelta(minutes=2)  # a command taken on again later than this before it expires is not run
 REPLAY_WINDOW = 360.0  # seconds a form request's signature is remembered: Slack's 5-minute window plus clock skew
 
 # Fields the handlers read from each handled event: without them an acknowledged event could not be answered, so
@@ -149,6 +153,18 @@ def event_callback(environ: dict[str, Any], body: bytes) -> dict[str, Any] | Non
     return data if handled else None
 
 
+def slash_command(environ: dict[str, Any], body: bytes) -> dict[str, str] | None:
+    """The fields of a slash command (a form with `command` and a `trigger_id`, new for every invocation), else
+    None (buttons, modals and everything else)."""
+    if not environ.get("CONTENT_TYPE", "").lower().startswith("application/x-www-form-urlencoded"):
+        return None
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+    return form if form.get("command") and form.get("trigger_id") and "payload" not in form else None
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
     headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
     headers["content-type"] = environ.get("CONTENT_TYPE", "")
@@ -222,7 +238,11 @@ class SlackWSGI:
             response = self.app.dispatch(request)
             if response.status >= 400:
                 log.warning("event not handled: %s %s", response.status, response.body[:200])
-                if self.journal is not None and key:  # no listener will ever take it: nothing to answer
+                if self.journal is not None and key and key.startswith("command:") and self.ctx is not None:
+                    # a command taken on again whose listener failed: the asker saw the ack and waits
+                    form = {k: v[0] for k, v in parse_qs(str(request.raw_body), keep_blank_values=True).items()}
+                    self.ctx.give_up_command(form, f"it could not be handled ({response.status})", False)
+                elif self.journal is not None and key:  # no listener will ever take it: nothing to answer
                     self.journal.finish(key)
         except Exception:
             log.exception("event dispatch failed")
@@ -236,7 +256,15 @@ class SlackWSGI:
     def _run(self, key: str, attempt: int, body: str, headers: dict[str, str]) -> None:
         """Dispatch a taken-on event in the listener pool, or give it up after its last attempt."""
         assert self.executor is not None
-        if attempt > self._max_attempts():  # every earlier attempt died or failed: a poison event
+        if key.startswith("command:") and attempt > 1:
+            form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+            received = self.journal.received_at(key) if self.journal is not None else None
+            expired = received is not None and utcnow() - received > RESPONSE_URL_LIFE - COMMAND_MARGIN
+            if expired or attempt > self._max_attempts():
+                why = "it waited longer than Slack lets me answer" if expired else "it kept failing on my side"
+                self.executor.submit(self.ctx.give_up_command, form, why, expired)
+                return
+        elif attempt > self._max_attempts():  # every earlier attempt died or failed: a poison event
             data = json.loads(body)
             self.executor.submit(self.ctx.give_up, data, f"taken on {attempt - 1} times without an answer")
             return
@@ -254,7 +282,8 @@ class SlackWSGI:
                 continue  # another process was quicker
             log.info("taking on journalled event %s again (attempt %d)", key, attempt)
             timestamp = str(int(time.time()))
-            headers = {"content-type": "application/json", "x-slack-request-timestamp": timestamp,
+            kind = FORM if key.startswith("command:") else "application/json"
+            headers = {"content-type": kind, "x-slack-request-timestamp": timestamp,
                        "x-slack-signature": self.verifier.generate_signature(timestamp=timestamp, body=body)}
             self._run(key, attempt, body, headers)
             taken += 1
@@ -319,7 +348,29 @@ class SlackWSGI:
                 self.executor.submit(self._dispatch, BoltRequest(body=text, headers=_headers(environ)))
             start_response("200 OK", [("Content-Length", "0")])
             return [b""]
+        command = slash_command(environ, body) if self.journal is not None and self.executor else None
+        key = f"command:{command['trigger_id']}" if command else None
+        if key is not None:
+            # a slash command is acknowledged now and answered later at its response_url: journalled before the
+            # 200 like an event, so that a process dying before the answer is not the end of it
+            assert self.journal is not None
+            try:
+                if self.journal.accept(key, body.decode("utf-8")) is None:  # seen before (replay guard aside)
+                    start_response("200 OK", [("Content-Length", "0")])
+                    return [b""]
+            except Exception:  # Slack does not resend commands: answer it anyway, unjournalled
+                log.exception("could not journal command %s; answering it without the journal", key)
+                key = None
         environ["wsgi.input"] = io.BytesIO(body)
+        if key is not None:
+            journal, outer = self.journal, start_response
+
+            def start_response(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:  # noqa: F811
+                if not status.startswith("2"):  # not acknowledged (listener raised, no listener): Slack says so
+                    assert journal is not None
+                    with contextlib.suppress(Exception):
+                        journal.fail(key, f"not acknowledged: {status}")
+                return outer(status, headers, *args)
         try:
             return self.bolt(environ, start_response)
         except Exception:  # never let one request take the server down

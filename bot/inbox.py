@@ -1,4 +1,4 @@
-"""The inbox: every Slack event acknowledged with HTTP 200 is journalled here *before* the ack.
+"""The inbox: every Slack event (and slash command) acknowledged with HTTP 200 is journalled here *before* the ack.
 
 Slack never resends an event it got a 200 for, so an event kept only in memory until answered is lost when the
 process dies (kill -9, OOM, a host going down). The journal row is written first, then the 200 goes out; the row is
@@ -35,7 +35,7 @@ class SlackInboxRow(Base):
     """One acknowledged Slack event (its raw body) until it is done or given up."""
 
     __tablename__ = "slack_inbox"
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "event:<event_id>"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "event:<event_id>", "command:<trigger_id>"
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(8), default=PENDING, index=True)  # pending | done | failed
@@ -107,6 +107,10 @@ class Inbox:
     def body(self, key: str) -> str | None:
         with self.engine.connect() as c:
             return c.execute(select(SlackInboxRow.body).where(SlackInboxRow.key == key)).scalar()
+
+    def received_at(self, key: str) -> dt.datetime | None:
+        with self.engine.connect() as c:
+            return c.execute(select(SlackInboxRow.received_at).where(SlackInboxRow.key == key)).scalar()
 
     def attempts(self, key: str) -> int:
         with self.engine.connect() as c:

@@ -464,9 +464,12 @@ class MockSlack:
         """Answer one request; returns ``(status, extra headers, json body)``."""
         now = time.time()
         if not path.startswith("/api/"):
-            call = Call("response_url", params, headers, now, path=path, response={"ok": True})
+            with self._cond:
+                handler = self._handlers.get("response_url")  # set with on("response_url", ...): tests hold it
+            response = handler(params) if handler is not None else {"ok": True}
+            call = Call("response_url", params, headers, now, path=path, response=response)
             self._record(call)
-            return 200, {}, {"ok": True}
+            return (200 if response.get("ok") else 500), {}, response
         method = path[len("/api/") :].strip("/")
         call = Call(method, params, headers, now, path=path)
         with self._cond:

@@ -46,6 +46,20 @@ def event_key(body: dict[str, Any]) -> str | None:
     return f"event:{event_id}" if event_id else None
 
 
+COMMAND_LOST = ("Sorry, I could not answer your `{command} {text}`: I was interrupted ({why}). "
+                "Please run it again.")
+
+
+def command_key(body: dict[str, Any]) -> str | None:
+    """A slash command's journal key: its trigger_id, which Slack makes new for every invocation."""
+    trigger_id = body.get("trigger_id")
+    return f"command:{trigger_id}" if body.get("command") and trigger_id else None
+
+
+def journal_key(body: dict[str, Any]) -> str | None:
+    return event_key(body) or command_key(body)
+
+
 @dataclass
 class BotContext:
     kb: KnowledgeBase
@@ -79,15 +93,23 @@ class BotContext:
 
     # ------------------------------------------------------------------ the journal of acknowledged events
     def event_done(self, body: dict[str, Any]) -> None:
-        """The event needs nothing more (answered, or nothing to answer): its journal row is closed."""
-        key = event_key(body)
+        """The event (or command) needs nothing more (answered, or nothing to answer): its journal row is closed."""
+        key = journal_key(body)
         if self.journal is not None and key:
             self.journal.finish(key)
 
     def event_failed(self, body: dict[str, Any] | None, why: str) -> None:
-        key = event_key(body or {})
+        key = journal_key(body or {})
         if self.journal is not None and key:
             self.journal.fail(key, why)
+
+    def command_done(self, body: dict[str, Any]) -> None:
+        """A command was answered: close its journal row. A failure here is only logged (the answer is out, and a
+        retry would answer again)."""
+        try:
+            self.event_done(body)
+        except Exception:
+            log.exception("could not mark command %s answered in the journal", command_key(body))
 
     def redelivered(self, body: dict[str, Any]) -> bool:
         """Whether an earlier attempt at this event may have posted something (a process died working on it)."""
@@ -187,6 +209,30 @@ class BotContext:
             if item and item not in cited:
                 cited.append(item)
         return answer_edit_block(cited)
+
+    def give_up_command(self, body: dict[str, Any], why: str, expired: bool) -> None:
+        """A journalled slash command that will not be answered (its attempts ran out, or it was taken on again
+        after its response_url expired): tell the asker, then close its journal row as failed. Within the
+        response_url's life at the response_url; after it, ephemerally in the channel, else in a DM."""
+        message = COMMAND_LOST.format(command=body.get("command", "/kam"), text=(body.get("text") or "").strip(),
+                                      why=why)
+        user, channel, url = body.get("user_id"), body.get("channel_id"), body.get("response_url")
+        try:
+            if url and not expired:
+                from slack_sdk.webhook import WebhookClient
+
+                WebhookClient(url).send(text=message, response_type="ephemeral")
+            elif user:
+                try:
+                    self.client.chat_postEphemeral(channel=channel or user, user=user, text=message)
+                except SlackApiError as exc:  # the bot is not in that channel (a DM between people): a DM
+                    log.warning("chat.postEphemeral failed (%s); telling %s in a DM", exc.response.get("error"),
+                                user)
+                    self.client.chat_postMessage(channel=user, text=message)
+        except Exception:
+            log.exception("could not tell %s that command %s failed", user, command_key(body))
+        log.error("gave up on command %s: %s", command_key(body), why)
+        self.event_failed(body, why)
 
     # ------------------------------------------------------------------ posting
     def post(self, channel: str, message: Message, thread_ts: str | None = None,
