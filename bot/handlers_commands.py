@@ -24,7 +24,7 @@ from bot.render_views import (
     tiers_blocks,
 )
 from bot.runtime import PLACEHOLDER, UNKNOWN_USER, BotContext
-from knowledge.profile import DIMENSIONS, Person
+from knowledge.profile import DIMENSIONS, AccountProfile, Person
 from knowledge.quality import quality
 from skills.portfolio import current_tier_map, my_portfolio, upcoming_dates
 
@@ -62,6 +62,19 @@ def resolve_account(ctx: BotContext, person: Person, name: str) -> str | None:
             choices[f"{label}\x00{s.id}"] = label
     best = process.extractOne(name, choices, scorer=fuzz.WRatio, score_cutoff=80)
     return best[2].split("\x00")[1] if best else None
+
+
+def visible_profile(ctx: BotContext, person: Person, name: str,
+                    respond: Respond) -> tuple[str, AccountProfile] | None:
+    """The account `name` names among those the person may see, with its profile; else says so and gives None."""
+    account_id = resolve_account(ctx, person, name)
+    if account_id is None:
+        respond(text=f"I couldn't find an account called “{name}” among the accounts you can see.",
+                response_type="ephemeral")
+        return None
+    profile = ctx.store.load_profile(account_id)
+    assert profile is not None
+    return account_id, profile
 
 
 def split_dimension(rest: str) -> tuple[str, str | None]:
@@ -205,13 +218,10 @@ def _account(ctx: BotContext, person: Person, rest: str, kind: str, respond: Res
     if not name:
         respond(text="Usage: `/kam account <name> [dimension]`", response_type="ephemeral")
         return
-    account_id = resolve_account(ctx, person, name)
-    if account_id is None:
-        respond(text=f"I couldn't find an account called “{name}” among the accounts you can see.",
-                response_type="ephemeral")
+    found = visible_profile(ctx, person, name, respond)
+    if found is None:
         return
-    profile = ctx.store.load_profile(account_id)
-    assert profile is not None
+    account_id, profile = found
     q = quality(profile, ctx.settings.kam_required_fields, ctx.day(), ctx.settings.kam_stale_days)
     tier = current_tier_map(ctx.store, ctx.day()).get(account_id)
     blocks = account_blocks(profile, q, tier, ctx.owner_label, dimension=dim, account_id=account_id)

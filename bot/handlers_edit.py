@@ -111,19 +111,16 @@ def open_edit(ctx: BotContext, person: Person, trigger_id: str, account_id: str,
 
 def command_edit(ctx: BotContext, person: Person, rest: str, trigger_id: str, respond: Respond) -> None:
     """`/kam edit <account> [what]`: the modal of that form, or a menu of the account's forms."""
-    from bot.handlers_commands import resolve_account
+    from bot.handlers_commands import visible_profile
 
     name, target, item = split_edit_args(rest)
     if not name:
         respond(text=EDIT_USAGE, response_type="ephemeral")
         return
-    account_id = resolve_account(ctx, person, name)
-    if account_id is None:
-        respond(text=f"I couldn't find an account called “{name}” among the accounts you can see.",
-                response_type="ephemeral")
+    found = visible_profile(ctx, person, name, respond)
+    if found is None:
         return
-    profile = ctx.store.load_profile(account_id)
-    assert profile is not None
+    account_id, profile = found
     if not edit.may_edit(ctx.store, person, account_id):
         respond(text=NOT_ALLOWED.format(account=profile.account), response_type="ephemeral")
         return
