@@ -228,7 +228,8 @@ def test_posts_to_one_channel_are_paced(sample_kb, mock: MockSlack) -> None:  # 
             b.send(sr.event_body("app_mention", text=q, user=EMAIL_USER))
         calls = mock.wait_for("chat.postMessage", 3, timeout=30)
         gaps = [b2.time - a.time for a, b2 in zip(calls, calls[1:], strict=False)]
-        assert all(g >= 0.45 for g in gaps), gaps
+        # the pacer spaces the sends 0.5 s apart; arrival at the mock jitters by tens of ms on a loaded machine
+        assert all(g >= 0.4 for g in gaps), gaps
     finally:
         b.stop()
 
