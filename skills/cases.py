@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from knowledge.db import AccountMemberRow, AccountRow, MetricsRow
 from knowledge.limits import MAX_TEXT_CHARS
@@ -498,8 +498,10 @@ def get_case(store: Store, settings: Settings, case_id: int, *, person: Person |
 def list_cases(store: Store, settings: Settings, *, person: Person | None = None,
                account_ids: set[str] | None = None, open_only: bool = False, overdue_only: bool = False,
                opened_since: dt.datetime | None = None, opened_until: dt.datetime | None = None,
-               now: dt.datetime | None = None, tiers: dict[str, str] | None = None) -> list[Case]:
-    """Cases the person may see (everyone's with no person), newest first, filtered as asked."""
+               now: dt.datetime | None = None, tiers: dict[str, str] | None = None,
+               touched_since: dt.datetime | None = None) -> list[Case]:
+    """Cases the person may see (everyone's with no person), newest first, filtered as asked (`touched_since`:
+    running, or changed since then)."""
     now = _now(now)
     visible = store.visible_account_ids(person) if person is not None else None
     q = select(CaseRow, AccountRow.name).join(AccountRow, AccountRow.id == CaseRow.account_id)
@@ -511,6 +513,8 @@ def list_cases(store: Store, settings: Settings, *, person: Person | None = None
         q = q.where(CaseRow.opened_at >= _naive(opened_since))
     if opened_until is not None:
         q = q.where(CaseRow.opened_at < _naive(opened_until))
+    if touched_since is not None:
+        q = q.where(or_(CaseRow.state.in_(ACTIVE), CaseRow.updated_at >= _naive(touched_since)))
     with store.session() as s:
         rows = s.execute(q.order_by(CaseRow.opened_at.desc(), CaseRow.id.desc())).all()
     cx = _Context(store, settings, tiers)
@@ -594,18 +598,20 @@ class Escalation:
 
 def escalations(store: Store, settings: Settings, account_ids: set[str], since: dt.datetime, until: dt.datetime,
                 tiers: dict[str, str] | None = None) -> tuple[list[Escalation], int]:
-    """(cases whose escalation moment fell in (since, until], running cases escalated by `until` in all): the digest
-    lists each escalation once, in the first digest after it happened, and counts the ones still escalated."""
-    cases = list_cases(store, settings, account_ids=account_ids, overdue_only=True, now=until, tiers=tiers)
+    """(cases whose escalation moment fell in [since, until), running cases escalated by `until` in all): the digest
+    lists each escalation once, in the first digest after it happened (also when the case was handled since), and
+    counts the ones still escalated."""
+    found = list_cases(store, settings, account_ids=account_ids, now=until, tiers=tiers, touched_since=since)
     new, still = [], 0
-    for c in cases:
+    for c in found:
         for st in c.stages:
-            if st.met_at is None and until > st.escalate_at:
-                still += 1
-                if st.escalate_at > since:
-                    new.append(Escalation(c.id, c.account_id, c.account, c.owner, st.stage, st.target, c.severity,
-                                          c.tier, st.due, st.escalate_at, c.text))
-                break
+            if not since <= st.escalate_at < until or (st.met_at is not None and st.met_at <= st.escalate_at):
+                continue
+            new.append(Escalation(c.id, c.account_id, c.account, c.owner, st.stage, st.target, c.severity, c.tier,
+                                  st.due, st.escalate_at, c.text))
+            break
+        if c.escalated:
+            still += 1
     return sorted(new, key=lambda e: e.escalated_at), still
 
 
