@@ -160,6 +160,15 @@ def _busday(day: dt.date, n: int, weekmask: str, holidays: tuple[str, ...]) -> d
     return out.astype(dt.date)  # type: ignore[no-any-return]
 
 
+def horizon(sla: SlaConfig) -> dt.timedelta:
+    """Calendar time that certainly holds the longest target: a case opened longer ago than this before a day
+    cannot fall due on it, nor be first overdue on it."""
+    longest = max(t.amount if t.unit == "d" else t.amount / 4 for per_tier in sla.targets.values()
+                  for per_sev in per_tier.values() for t in per_sev.values())
+    week = max(1, sla.weekmask.count("1"))
+    return dt.timedelta(days=int(longest * 7 / week) + len(sla.holidays) + 14)
+
+
 def is_business_day(day: dt.date, sla: SlaConfig) -> bool:
     return _busday(day, 0, sla.weekmask, sla.holidays) == day
 
@@ -542,36 +551,47 @@ def case_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date, 
         rows = s.execute(select(CaseRow.id, CaseRow.account_id, CaseRow.text, CaseRow.severity, CaseRow.state,
                                 CaseRow.owner, CaseRow.opened_at, CaseRow.acknowledged_at, CaseRow.resolved_at,
                                 CaseRow.reopened_at, CaseRow.reopen_count)
-                         .where(CaseRow.state.in_(ACTIVE))).all()
+                         .where(CaseRow.state.in_(ACTIVE),
+                                func.coalesce(CaseRow.reopened_at, CaseRow.opened_at) >= _naive(
+                                    dt.datetime.combine(start - horizon(cx.sla), dt.time(), dt.UTC)))).all()
     out: list[Nudge] = []
+    sla = cx.sla
     for row in rows:
         acc = accounts.get(row.account_id)
         if acc is None:
             continue
         zone = cx.zone(row.owner)
-        person = cx.person(row.owner)
-        recipient = person.email if person else row.owner
-        for st in stages_of(row, cx.tiers.get(row.account_id), zone, cx.sla):
-            if st.met_at is not None:
+        tier = cx.tiers.get(row.account_id)
+        since = row.reopened_at or row.opened_at
+        start_at = _aware(since, zone)
+        for stage, met in (("response", row.acknowledged_at or row.resolved_at), ("resolution", row.resolved_at)):
+            if met is not None and met >= since:
                 continue
-            due_day = st.due.date()
-            over_day = next_business_day(due_day, cx.sla)
+            # the due moment alone first: most running cases are nowhere near a target on the swept days
+            target = sla.target(tier, row.severity, stage)
+            due = add_business(start_at, target, sla)
+            due_day = due.date()
+            over_day = next_business_day(due_day, sla)
+            if not (start <= due_day <= end or start <= over_day <= end):
+                continue
+            escalate_at = add_business(start_at, target.scaled(sla.escalate_after), sla)
+            person = cx.person(row.owner)
             summary = row.text if len(row.text) <= 120 else row.text[:119] + "…"
-            common = dict(account_id=row.account_id, account=acc[0], subject=f"case:{row.id}",
-                          cycle=f"{st.stage}-r{row.reopen_count}", contact=None)
-            extra = {"case_id": row.id, "stage": st.stage, "severity": row.severity, "state": row.state,
-                     "target": st.target, "due_at": st.due.isoformat(), "escalate_at": st.escalate_at.isoformat(),
-                     "tier": cx.tiers.get(row.account_id) or cx.sla.untiered}
+            common = dict(recipient=person.email if person else row.owner, account_id=row.account_id,
+                          account=acc[0], subject=f"case:{row.id}", cycle=f"{stage}-r{row.reopen_count}",
+                          contact=None, detail=summary)
+            extra = {"case_id": row.id, "stage": stage, "severity": row.severity, "state": row.state,
+                     "target": target.label(), "due_at": due.isoformat(), "escalate_at": escalate_at.isoformat(),
+                     "tier": tier or sla.untiered}
             if start <= due_day <= end:
-                out.append(Nudge(recipient=recipient, kind="case_due", due=due_day, remind_on=due_day, step="due",
-                                 title=f"Case #{row.id} {st.stage} due {st.due:%H:%M} ({st.target})",
-                                 detail=summary, days_left=0, extra=extra, **common))
-            if start <= over_day <= end:
-                escalate = dt.datetime.combine(over_day, cx.sla.start, zone) > st.escalate_at
-                out.append(Nudge(recipient=recipient, kind="case_overdue", due=due_day, remind_on=over_day,
-                                 step="overdue", title=f"Case #{row.id} {st.stage} overdue (target {st.target})",
-                                 detail=summary, days_left=(due_day - over_day).days, escalate=escalate,
+                out.append(Nudge(kind="case_due", due=due_day, remind_on=due_day, step="due",
+                                 title=f"Case #{row.id} {stage} due {due:%H:%M} ({target.label()})", days_left=0,
                                  extra=extra, **common))
+            if start <= over_day <= end:
+                escalate = dt.datetime.combine(over_day, sla.start, zone) > escalate_at
+                out.append(Nudge(kind="case_overdue", due=due_day, remind_on=over_day, step="overdue",
+                                 title=f"Case #{row.id} {stage} overdue (target {target.label()})",
+                                 days_left=(due_day - over_day).days, escalate=escalate, extra=extra, **common))
     return out
 
 
