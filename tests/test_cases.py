@@ -494,3 +494,24 @@ def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
             assert (sat.raw, sat.source) == (score, "derived from service cases")
         final = {c.id: c.state for c in cases.list_cases(store, settings)}
         assert final == {ids["A"]: "closed", ids["B"]: "resolved", ids["C"]: "closed"}
+
+
+def test_a_database_at_0004_gets_the_case_tables(settings):
+    from sqlalchemy import inspect, text
+
+    from knowledge.migrations import HEAD
+    from knowledge.store import Store
+
+    store = Store(settings)
+    with store.engine.begin() as c:  # the schema as revision 0004 left it
+        c.execute(text("DROP TABLE service_case_events"))
+        c.execute(text("DROP TABLE service_cases"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations == [f"upgraded from revision 0004 to {HEAD}"]
+    columns = {col["name"] for col in inspect(upgraded.engine).get_columns("service_cases")}
+    assert {"account_id", "text", "severity", "state", "owner", "opened_at", "acknowledged_at", "resolved_at",
+            "confirmed_at", "reopened_at", "satisfaction", "note", "channel", "thread_ts"} <= columns
+    assert "ix_service_cases_state" in {i["name"] for i in inspect(upgraded.engine).get_indexes("service_cases")}
+    upgraded.engine.dispose()
