@@ -75,6 +75,13 @@ def post_case(ctx: BotContext, case: cases.Case, channel: str | None, thread_ts:
             log.warning("case %s: cannot post in %s (%s)", case.id, where, exc)
     if posted is not None:
         cases.set_thread(ctx.store, case.id, posted["channel"], thread or posted["ts"])
+    owner_dm = _dm(ctx, case.owner)
+    if case.owner != case.opened_by and owner_dm:  # opened by a teammate: the owner hears of it at once
+        try:
+            ctx.client.chat_postMessage(channel=owner_dm, text=f"New service case for you: {text}", blocks=blocks,
+                                        unfurl_links=False, unfurl_media=False)
+        except Exception as exc:  # noqa: BLE001 - the case is stored; its nudges reach the owner anyway
+            log.warning("case %s: cannot tell its owner %s (%s)", case.id, case.owner, exc)
 
 
 def _dm(ctx: BotContext, email: str) -> str | None:

@@ -158,6 +158,19 @@ def test_slash_command_bad_input_opens_nothing(bot: Bot, mock: MockSlack) -> Non
     assert _rows(bot) == [] and not mock.calls("chat.postMessage")
 
 
+def test_a_case_opened_by_a_teammate_reaches_its_owner(bot: Bot, mock: MockSlack) -> None:
+    bot.send(sr.slash_command_body(text="case Hanshan: invoice 4711 charged twice", user_id=BOB,
+                                   response_url=mock.response_url()))
+    mock.wait_for("chat.postMessage", 2, timeout=30)
+    bot.settle()
+    [case] = _rows(bot)
+    assert (case.opened_by, case.owner) == ("bob@example.com", "alice@example.com")
+    posts = [c for c in mock.calls("chat.postMessage") if "invoice 4711" in json.dumps(c.params)]
+    assert {c.params["channel"] for c in posts} == {sr.CHANNEL_ID, ALICE}  # the thread, and a DM to alice
+    assert (case.channel, case.thread_ts) == (sr.CHANNEL_ID, next(c.response["ts"] for c in posts
+                                                                  if c.params["channel"] == sr.CHANNEL_ID))
+
+
 def test_message_shortcut_opens_a_case_in_the_thread_of_the_message(bot: Bot, mock: MockSlack) -> None:
     ts = sr.new_ts()
     said = "Hanshan called: the new film keeps tearing <@U0BOB00001>"
