@@ -186,5 +186,10 @@ def render_answer(answer: Answer, answer_id: int | None = None, *, stale_days: i
         if edits:
             blocks.append(edits)
     if answer_id is not None and answer.status != "denied":
+        if answer.status == "answered":  # a complaint heard while asking: the service loop starts here
+            from bot.render_cases import open_case_block
+
+            about = answer.account_ids[0] if len(answer.account_ids) == 1 else None
+            blocks.append(open_case_block(about, t(answer.language, "open_case")))
         blocks.append(feedback_block(answer_id, answer.language))
     return chunk_messages(blocks, plain_text(answer.answer) or "(no answer text)")

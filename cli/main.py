@@ -9,6 +9,7 @@ import typer
 from cli import (
     ask_cmds,
     bot_cmds,
+    cases_cmds,
     demo_cmd,
     errors,
     history_cmds,
@@ -28,6 +29,7 @@ ask_cmds.register(app)
 bot_cmds.register(app)
 schedule_cmds.register(app)
 slack_sim_cmd.register(app)
+cases_cmds.register(app)
 
 
 def run() -> None:

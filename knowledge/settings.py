@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
 
+    # --- service cases: response / resolution targets per tier and severity (None: skills/cases.yaml; docs/cases.md)
+    kam_cases_config: Path | None = None
+
     # --- Slack ---
     slack_bot_token: str | None = None
     slack_app_token: str | None = None  # set -> Socket Mode

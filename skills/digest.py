@@ -70,6 +70,7 @@ class Digest:
     coverage: list[DigestFlag] = field(default_factory=list)
     stale: list[DigestFlag] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    case_escalations: list[Any] = field(default_factory=list)  # skills.cases.Escalation, new since the last digest
 
     @property
     def escalations(self) -> list[tuple[str, DigestOverdue]]:
@@ -79,7 +80,8 @@ class Digest:
         t = self.totals
         return (f"{t['accounts']} accounts, {t['reps']} reps: {t['tier_changes']} tier changes, "
                 f"{t['key_dates']} key dates in {KEY_DATE_HORIZON_DAYS} days, {t['overdue']} overdue "
-                f"({t['escalations']} escalated), {t['coverage_risks']} coverage risks, {t['stale']} stale profiles")
+                f"({t['escalations']} escalated), {t['coverage_risks']} coverage risks, {t['stale']} stale profiles"
+                + (f", {t['case_escalations']} service cases escalated" if t.get("case_escalations") else ""))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -145,7 +147,27 @@ def build_digest(store: Store, settings: Settings, manager: str, on: dt.date, si
                     ([f"{len(c.missing)} required fields empty"] if c.missing else [])
             d.stale.append(DigestFlag(aid, name, rep, tier, "; ".join(parts)))
     n_overdue = sum(len(v) for v in d.overdue.values())
+    d.case_escalations, cases_escalated = _case_escalations(store, settings, ids, since, on,
+                                                             store.person(manager), tiers)
     d.totals = {"accounts": len(accounts), "reps": len(d.reps), "tier_changes": len(d.tier_changes),
                 "key_dates": len(d.key_dates), "overdue": n_overdue, "escalations": len(d.escalations),
-                "coverage_risks": len(d.coverage), "stale": len(d.stale)}
+                "coverage_risks": len(d.coverage), "stale": len(d.stale),
+                "case_escalations": len(d.case_escalations), "cases_escalated_open": cases_escalated}
     return d
+
+
+def _case_escalations(store: Store, settings: Settings, ids: set[str], since: dt.date, on: dt.date,
+                      manager: Any, tiers: dict[str, str]) -> tuple[list[Any], int]:
+    """Service cases that went past twice their target from the start of `since` to the start of `on` (the
+    manager's local days: consecutive digests share the boundary, so each is listed once), and how many running
+    cases are past it in all; none without the cases feature."""
+    try:
+        from skills.cases import escalations
+    except ImportError:
+        return [], 0
+    from scheduler.clock import zone_of
+
+    zone = zone_of(manager, settings)
+    start = dt.datetime.combine(since, dt.time(), zone)
+    end = dt.datetime.combine(on, dt.time(), zone)
+    return escalations(store, settings, ids, start, end, tiers)

@@ -24,9 +24,10 @@ from knowledge.profile import DIMENSIONS, KEY_DATE_KINDS, Person
 from knowledge.settings import DAY_NAMES, Settings
 from knowledge.store import Store
 
-NUDGE_KINDS = (*KEY_DATE_KINDS, "birthday", "overdue_contact", "coverage_risk", "stale")
+NUDGE_KINDS = (*KEY_DATE_KINDS, "birthday", "overdue_contact", "coverage_risk", "stale", "case_due", "case_overdue")
 # tie-break among equally urgent nudges
-KIND_ORDER = {k: i for i, k in enumerate(("overdue_contact", "renewal", "review", "visit", "birthday", "anniversary",
+KIND_ORDER = {k: i for i, k in enumerate(("case_overdue", "case_due", "overdue_contact", "renewal", "review", "visit",
+                                          "birthday", "anniversary",
                                           "other", "coverage_risk", "stale"))}
 COVERAGE_TIERS = ("key", "strategic")
 COVERAGE_URGENCY, STALE_URGENCY = 30, 60  # weekly checks rank like something due in a month / two months
@@ -173,6 +174,7 @@ def nudges_between(store: Store, settings: Settings, start: dt.date, end: dt.dat
     out += _key_date_nudges(store, settings, start, end, accounts)
     out += _birthday_nudges(store, settings, start, end, accounts)
     out += _overdue_nudges(store, settings, start, end, accounts, tiers)
+    out += _case_nudges(store, settings, start, end, accounts, tiers)
     if weekly_days is None:
         last = latest_weekday(start, end, settings.kam_weekly_day)
         weekly_days = {last} if last else set()
@@ -232,6 +234,16 @@ def _key_date_nudges(store: Store, settings: Settings, start: dt.date, end: dt.d
                     subject=f"kd:{aid}:{date.isoformat()}:{kind}:{_short_hash(title)}", cycle=date.isoformat(),
                     step=f"-{off}d", title=title, days_left=off))
     return out
+
+
+def _case_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date,
+                 accounts: dict[str, tuple[str, str]], tiers: dict[str, str]) -> list[Nudge]:
+    """Service cases nearing or past their targets (skills/cases.py); none without the cases feature."""
+    try:
+        from skills.cases import case_nudges
+    except ImportError:
+        return []
+    return case_nudges(store, settings, start, end, accounts, tiers)
 
 
 def _birthday_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date,

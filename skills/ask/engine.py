@@ -146,6 +146,11 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
     refers_back = bool(PRONOUNS.search(question) or _FOLLOW_UP.search(question))
     if not accounts and memory_accounts and not grounded_other and refers_back and not q.portfolio_cue:
         accounts = memory_accounts  # "and how many employees do they have?"
+    if not accounts and q.has("cases") and not g.unknown:  # "which of my accounts have overdue cases"
+        from skills.ask.case_answers import portfolio_cases
+
+        trace.portfolio = "cases"
+        return portfolio_cases(kb, q, person, visible, lang, today), trace
     if not accounts and _is_portfolio(q, g):
         trace.portfolio = "query"
         return _portfolio(kb, q, g, visible, lang, today, trace), trace
@@ -206,6 +211,9 @@ def _clean_kinds(kinds: list[str], has_items: bool) -> list[str]:
         drop |= {"key_dates:visit", "notes", "key_dates"}
     if "changes" in out:  # "what changed at X", "any updates to X's profile": the history, not the notes
         drop |= {"notes", "overview", "key_dates"}
+    if any(k.startswith("cases") for k in out):  # the cases are the complaints on record
+        drop |= {"metric:complaints", "metrics", "notes", "overview", "cases"} - ({"cases"} if "cases:overdue"
+                                                                                  not in out else set())
     if has_items:
         drop |= {"dim:suppliers", "dim:competitors", "dim:downstream", "metric:satisfaction", "contacts", "metrics"}
     out = [k for k in out if k not in drop]
@@ -395,6 +403,10 @@ def _part(kb: KnowledgeBase, fx: AccountFacts, kind: str, q: Query, today: dt.da
         return fx.notes()
     if kind == "changes":
         return changes_part(kb.store, fx, q.window, q.days, today)
+    if kind.startswith("cases"):  # service cases (skills/cases.py)
+        from skills.ask.case_answers import cases_part
+
+        return cases_part(kb, fx, kind, q, today)
     return None  # topic:* and attr:* without a named contact: documents, or the caller's fallback
 
 

@@ -452,7 +452,7 @@ class FactorExplanation:
     effective_weight: float | None  # re-normalised over the factors known for this account
     contribution: float | None
     normalisation: str
-    source: str  # "metrics" | "derived from yearly revenue" | "unknown"
+    source: str  # "metrics" | "derived from yearly revenue" | "derived from service cases" | "unknown"
 
 
 @dataclass
@@ -528,7 +528,8 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
                 _round(_num(scores.norm[i, j])), f.weight, round(w[name], 4),
                 round(w[name] / known_share, 4) if known and known_share else None,
                 _round(_num(scores.contrib[i, j])), _describe(config, name, len(portfolio)),
-                ("derived from yearly revenue" if portfolio.growth_derived[i] and name == "growth" else "metrics")
+                ("derived from yearly revenue" if portfolio.growth_derived[i] and name == "growth" else
+                 "derived from service cases" if name in portfolio.from_cases.get(account_id, ()) else "metrics")
                 if known else "unknown"))
         unknown = [FACTOR_LABELS[n] for n in config.axis(axis).factors
                    if math.isnan(portfolio.raw[i, FACTORS.index(n)])]
@@ -568,6 +569,12 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
         notes.append(f"override: {ov.tier} by {ov.by} ({ov.reason})" + (f" until {ov.until}" if ov.until else ""))
     if codes[i] < 0:
         notes.append("not reviewed yet: run `kam tiers review`")
+    for name in sorted(portfolio.from_cases.get(account_id, ())):  # the service loop feeds the tier
+        value = fmt_value(name, _num(portfolio.raw[i, FACTORS.index(name)]))
+        notes.append(f"{FACTOR_LABELS[name]} {value} comes from service cases: " + (
+            "cases opened in the last 12 months (kam cases)" if name == "complaints" else
+            "the mean satisfaction of cases the customer confirmed in the last 12 months, newer than the "
+            "profile's own figure"))
     with store.engine.connect() as conn:
         name, owner = _names(conn, [account_id])[account_id]
     return Explanation(name, account_id, owner, status.tier if status else None,

@@ -6,7 +6,7 @@ Pure functions of arrays: loading the inputs (`load_portfolio`) is the only part
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import Connection, Select, func, select
@@ -27,6 +27,7 @@ class Portfolio:
     ids: list[str]
     raw: np.ndarray  # (n, len(FACTORS)) float64
     growth_derived: np.ndarray  # (n,) bool: growth computed from the yearly revenue history
+    from_cases: dict[str, set[str]] = field(default_factory=dict)  # account -> factors taken from service cases
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -107,7 +108,16 @@ def portfolio_from_rows(conn: Connection, rows: list[tuple], today: dt.date | No
             g = history.get(ids[i])
             if g is not None:
                 raw[i, GROWTH], derived[i] = g, True
-    return Portfolio(ids, raw, derived)
+    return Portfolio(ids, raw, derived, _from_cases(conn, ids, raw, today))
+
+
+def _from_cases(conn: Connection, ids: list[str], raw: np.ndarray, today: dt.date) -> dict[str, set[str]]:
+    """The service loop's complaints and confirmed satisfaction as inputs (skills/cases.py), when installed."""
+    try:
+        from skills.cases import apply_loop_inputs
+    except ImportError:
+        return {}
+    return apply_loop_inputs(conn, ids, raw, today, FACTORS)
 
 
 def fetch_tuples(conn: Connection, query: Select) -> list[tuple]:
