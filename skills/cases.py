@@ -626,24 +626,40 @@ def escalations(store: Store, settings: Settings, account_ids: set[str], since: 
     # a round that began before `cut` escalated before `since` (its resolution target, never met while it runs,
     # lies within the horizon): such running cases are only counted, the rest is worked out
     cut = since - horizon(load_sla(settings), load_sla(settings).escalate_after)
-    found = list_cases(store, settings, account_ids=account_ids, now=until, tiers=tiers, touched_since=since,
-                       started_since=cut)
+    cx = _Context(store, settings, tiers)
+    sla = cx.sla
+    ids = sorted(account_ids)
+    rows: list[Any] = []
+    old = 0
     with store.session() as s:
-        ids = sorted(account_ids)
-        old = sum(s.scalar(select(func.count()).select_from(CaseRow).where(
-            CaseRow.account_id.in_(ids[i:i + 5000]), CaseRow.state.in_(ACTIVE),
-            func.coalesce(CaseRow.reopened_at, CaseRow.opened_at) < _naive(cut))) or 0
-            for i in range(0, len(ids), 5000))
+        for i in range(0, len(ids), 5000):
+            chunk, start = ids[i:i + 5000], func.coalesce(CaseRow.reopened_at, CaseRow.opened_at)
+            rows += s.execute(select(CaseRow.id, CaseRow.account_id, AccountRow.name, CaseRow.text,
+                                     CaseRow.severity, CaseRow.state, CaseRow.owner, CaseRow.opened_at,
+                                     CaseRow.acknowledged_at, CaseRow.resolved_at, CaseRow.reopened_at)
+                              .join(AccountRow, AccountRow.id == CaseRow.account_id)
+                              .where(CaseRow.account_id.in_(chunk), start >= _naive(cut),
+                                     or_(CaseRow.state.in_(ACTIVE), CaseRow.updated_at >= _naive(since)))).all()
+            old += s.scalar(select(func.count()).select_from(CaseRow).where(
+                CaseRow.account_id.in_(chunk), CaseRow.state.in_(ACTIVE), start < _naive(cut))) or 0
     new, still = [], old
-    for c in found:
-        for st in c.stages:
-            if not since <= st.escalate_at < until or (st.met_at is not None and st.met_at <= st.escalate_at):
-                continue
-            new.append(Escalation(c.id, c.account_id, c.account, c.owner, st.stage, st.target, c.severity, c.tier,
-                                  st.due, st.escalate_at, c.text))
-            break
-        if c.escalated:
-            still += 1
+    for row in rows:  # only the escalation moments are worked out (the due moment only for what is listed)
+        zone, tier = cx.zone(row.owner), cx.tiers.get(row.account_id)
+        began = row.reopened_at or row.opened_at
+        start_at = _aware(began, zone)
+        listed = running = False
+        for stage, met in (("response", row.acknowledged_at or row.resolved_at), ("resolution", row.resolved_at)):
+            met = met if met is not None and met >= began else None
+            target = sla.target(tier, row.severity, stage)
+            escalate_at = add_business(start_at, target.scaled(sla.escalate_after), sla)
+            if met is None and row.state in ACTIVE and until > escalate_at:
+                running = True
+            if not listed and since <= escalate_at < until and (met is None or _aware(met, zone) > escalate_at):
+                listed = True
+                new.append(Escalation(row.id, row.account_id, row.name, row.owner, stage, target.label(),
+                                      row.severity, tier, add_business(start_at, target, sla), escalate_at,
+                                      row.text))
+        still += running
     return sorted(new, key=lambda e: e.escalated_at), still
 
 
