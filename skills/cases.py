@@ -160,11 +160,11 @@ def _busday(day: dt.date, n: int, weekmask: str, holidays: tuple[str, ...]) -> d
     return out.astype(dt.date)  # type: ignore[no-any-return]
 
 
-def horizon(sla: SlaConfig) -> dt.timedelta:
-    """Calendar time that certainly holds the longest target: a case opened longer ago than this before a day
-    cannot fall due on it, nor be first overdue on it."""
-    longest = max(t.amount if t.unit == "d" else t.amount / 4 for per_tier in sla.targets.values()
-                  for per_sev in per_tier.values() for t in per_sev.values())
+def horizon(sla: SlaConfig, factor: float = 1.0) -> dt.timedelta:
+    """Calendar time that certainly holds the longest target (times `factor`): a case opened longer ago than this
+    before a day cannot fall due on it, nor be first overdue on it (nor escalate, with the escalation multiple)."""
+    longest = factor * max(t.amount if t.unit == "d" else t.amount / 4 for per_tier in sla.targets.values()
+                           for per_sev in per_tier.values() for t in per_sev.values())
     week = max(1, sla.weekmask.count("1"))
     return dt.timedelta(days=int(longest * 7 / week) + len(sla.holidays) + 14)
 
@@ -508,7 +508,7 @@ def list_cases(store: Store, settings: Settings, *, person: Person | None = None
                account_ids: set[str] | None = None, open_only: bool = False, overdue_only: bool = False,
                opened_since: dt.datetime | None = None, opened_until: dt.datetime | None = None,
                now: dt.datetime | None = None, tiers: dict[str, str] | None = None,
-               touched_since: dt.datetime | None = None) -> list[Case]:
+               touched_since: dt.datetime | None = None, started_since: dt.datetime | None = None) -> list[Case]:
     """Cases the person may see (everyone's with no person), newest first, filtered as asked (`touched_since`:
     running, or changed since then)."""
     now = _now(now)
@@ -524,6 +524,8 @@ def list_cases(store: Store, settings: Settings, *, person: Person | None = None
         q = q.where(CaseRow.opened_at < _naive(opened_until))
     if touched_since is not None:
         q = q.where(or_(CaseRow.state.in_(ACTIVE), CaseRow.updated_at >= _naive(touched_since)))
+    if started_since is not None:  # the current round (since opening or the last reopening) began then or later
+        q = q.where(func.coalesce(CaseRow.reopened_at, CaseRow.opened_at) >= _naive(started_since))
     with store.session() as s:
         rows = s.execute(q.order_by(CaseRow.opened_at.desc(), CaseRow.id.desc())).all()
     cx = _Context(store, settings, tiers)
@@ -621,17 +623,43 @@ def escalations(store: Store, settings: Settings, account_ids: set[str], since: 
     """(cases whose escalation moment fell in [since, until), running cases escalated by `until` in all): the digest
     lists each escalation once, in the first digest after it happened (also when the case was handled since), and
     counts the ones still escalated."""
-    found = list_cases(store, settings, account_ids=account_ids, now=until, tiers=tiers, touched_since=since)
-    new, still = [], 0
-    for c in found:
-        for st in c.stages:
-            if not since <= st.escalate_at < until or (st.met_at is not None and st.met_at <= st.escalate_at):
-                continue
-            new.append(Escalation(c.id, c.account_id, c.account, c.owner, st.stage, st.target, c.severity, c.tier,
-                                  st.due, st.escalate_at, c.text))
-            break
-        if c.escalated:
-            still += 1
+    # a round that began before `cut` escalated before `since` (its resolution target, never met while it runs,
+    # lies within the horizon): such running cases are only counted, the rest is worked out
+    cut = since - horizon(load_sla(settings), load_sla(settings).escalate_after)
+    cx = _Context(store, settings, tiers)
+    sla = cx.sla
+    ids = sorted(account_ids)
+    rows: list[Any] = []
+    old = 0
+    with store.session() as s:
+        for i in range(0, len(ids), 5000):
+            chunk, start = ids[i:i + 5000], func.coalesce(CaseRow.reopened_at, CaseRow.opened_at)
+            rows += s.execute(select(CaseRow.id, CaseRow.account_id, AccountRow.name, CaseRow.text,
+                                     CaseRow.severity, CaseRow.state, CaseRow.owner, CaseRow.opened_at,
+                                     CaseRow.acknowledged_at, CaseRow.resolved_at, CaseRow.reopened_at)
+                              .join(AccountRow, AccountRow.id == CaseRow.account_id)
+                              .where(CaseRow.account_id.in_(chunk), start >= _naive(cut),
+                                     or_(CaseRow.state.in_(ACTIVE), CaseRow.updated_at >= _naive(since)))).all()
+            old += s.scalar(select(func.count()).select_from(CaseRow).where(
+                CaseRow.account_id.in_(chunk), CaseRow.state.in_(ACTIVE), start < _naive(cut))) or 0
+    new, still = [], old
+    for row in rows:  # only the escalation moments are worked out (the due moment only for what is listed)
+        zone, tier = cx.zone(row.owner), cx.tiers.get(row.account_id)
+        began = row.reopened_at or row.opened_at
+        start_at = _aware(began, zone)
+        listed = running = False
+        for stage, met in (("response", row.acknowledged_at or row.resolved_at), ("resolution", row.resolved_at)):
+            met = met if met is not None and met >= began else None
+            target = sla.target(tier, row.severity, stage)
+            escalate_at = add_business(start_at, target.scaled(sla.escalate_after), sla)
+            if met is None and row.state in ACTIVE and until > escalate_at:
+                running = True
+            if not listed and since <= escalate_at < until and (met is None or _aware(met, zone) > escalate_at):
+                listed = True
+                new.append(Escalation(row.id, row.account_id, row.name, row.owner, stage, target.label(),
+                                      row.severity, tier, add_business(start_at, target, sla), escalate_at,
+                                      row.text))
+        still += running
     return sorted(new, key=lambda e: e.escalated_at), still
 
 

@@ -223,6 +223,9 @@ def test_escalations_reach_the_managers_digest_once(kb):
     third = build_digest(store, settings, "mia@example.com", dt.date(2026, 12, 21), since=dt.date(2026, 12, 14),
                          tiers=TIERS)
     assert third.case_escalations == [] and third.totals["cases_escalated_open"] == 1  # still escalated, not new
+    months = build_digest(store, settings, "mia@example.com", dt.date(2027, 6, 7), since=dt.date(2027, 5, 31),
+                          tiers=TIERS)  # long past every horizon: counted without being worked out again
+    assert months.case_escalations == [] and months.totals["cases_escalated_open"] == 1
     assert build_digest(store, settings, "noah@example.com", dt.date(2026, 12, 7), since=dt.date(2026, 11, 30),
                         tiers=TIERS).case_escalations == []  # not noah's team
     from bot.render_nudges import digest_message
