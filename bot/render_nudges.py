@@ -19,10 +19,10 @@ LOG_VISIT_CALLBACK = "nudge_log_visit_submit"
 
 ICONS = {"renewal": ":repeat:", "review": ":clipboard:", "visit": ":handshake:", "anniversary": ":tada:",
          "other": ":pushpin:", "birthday": ":birthday:", "overdue_contact": ":hourglass:",
-         "coverage_risk": ":warning:", "stale": ":broom:"}
+         "coverage_risk": ":warning:", "stale": ":broom:", "competitor_alert": ":crossed_swords:"}
 KIND_LABELS = {"renewal": "Renewal", "review": "Review", "visit": "Visit", "anniversary": "Anniversary",
                "other": "Key date", "birthday": "Birthday", "overdue_contact": "Overdue contact",
-               "coverage_risk": "Coverage risk", "stale": "Freshness"}
+               "coverage_risk": "Coverage risk", "stale": "Freshness", "competitor_alert": "Competitor alert"}
 
 
 def esc(text: str) -> str:
@@ -47,7 +47,7 @@ def _when(days: int | None) -> str:
 def nudge_line(n: Nudge) -> str:
     """The mrkdwn text of one nudge."""
     head = f"{ICONS.get(n.kind, '')} *{esc(n.account)}*: {esc(n.title)}"
-    if n.kind in ("overdue_contact", "coverage_risk", "stale"):
+    if n.kind in ("overdue_contact", "coverage_risk", "stale", "competitor_alert"):
         body = esc(n.detail)
         if n.escalate:
             body += " *Escalated to your manager's digest.*"
@@ -173,6 +173,8 @@ def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, A
                  + ("*" if o.escalate else "") for o in items]
         overdue_lines.append(f"• {_who(rep)}: " + ", ".join(parts))
     sections.append(_section(f"Overdue for contact ({d.totals.get('escalations', 0)} escalated)", overdue_lines))
+    sections.append(_section(f"Competitor alerts since {d.since:%d %b}", [
+        f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.title)}: {esc(_clip(c.detail, 300))}" for c in d.competitor]))
     sections.append(_section("Coverage risks", [f"• *{esc(c.account)}* ({c.tier}, {_who(c.rep)}): {esc(c.detail)}"
                                                 for c in d.coverage]))
     sections.append(_section("Stale profiles", [f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.detail)}"
