@@ -118,6 +118,29 @@ def test_a_crm_import_records_no_share_history_it_does_not_carry(shared_data, st
     assert _alerts(store, settings, {a: "key" for a in store.account_ids()}, t0, utcnow() + DAY) == []
 
 
+def test_a_database_at_0004_gets_the_supplier_history_from_its_profile_history(settings):
+    from sqlalchemy import inspect, text
+
+    from knowledge.migrations import HEAD
+
+    store = Store(settings)
+    ingest_dir(store, EXAMPLES)
+    acme = store.find_account("Acme Industrial")
+    store.edit_profile(acme, {"suppliers.items[Siemens].share": 0.6}, source="slack", actor="bob@example.com")
+    before = [(p.party, p.metric, p.value, p.initial, p.source) for p in _points(store, acme)]
+    with store.engine.begin() as c:  # the schema as revision 0004 left it
+        c.execute(text("DROP TABLE supplier_history"))
+        c.execute(text("DROP INDEX ix_profile_changes_at"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations == [f"upgraded from revision 0004 to {HEAD}"]
+    assert "ix_profile_changes_at" in {i["name"] for i in inspect(upgraded.engine).get_indexes("profile_changes")}
+    after = [(p.party, p.metric, p.value, p.initial, p.source) for p in _points(upgraded, acme)]
+    assert sorted(after, key=str) == sorted(before, key=str) and ("Siemens", "share", 0.6, False, "slack") in after
+    upgraded.engine.dispose()
+
+
 # ------------------------------------------------------------------ each alert kind, once per change
 def test_each_alert_kind_fires_once_per_change_and_never_for_unchanged_data(accounts, settings):
     store, _, tiers = accounts
