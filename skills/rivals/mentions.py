@@ -14,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import select
 
-from knowledge.db import ContactRow, DimensionRow
+from knowledge.db import ContactRow, DimensionRow, json_text
 from knowledge.store import Store
 from skills.rivals.vocab import WatchVocab, fold, phrase_pattern, watch_vocab
 
@@ -58,7 +59,9 @@ class NoteScanner:
         rivals: set[str] = set()
         contacts: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
         with store.session() as s:
-            for (data,) in s.execute(select(DimensionRow.data).where(DimensionRow.name == "suppliers")):
+            # decoded with orjson, not by the column type: 10,000 supplier lists are read for every check
+            for (raw,) in s.execute(select(json_text(DimensionRow.data)).where(DimensionRow.name == "suppliers")):
+                data = orjson.loads(raw) if raw else None
                 for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
                     if item.get("name"):
                         rivals.add(str(item["name"]))

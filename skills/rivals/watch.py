@@ -23,14 +23,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy import text as sql_text
 
 from knowledge.db import ContactRow
 from knowledge.history import ProfileChangeRow
 from knowledge.settings import Settings
 from knowledge.store import Store
-from knowledge.supplier_history import OURS, Point, SupplierHistoryRow, point
+from knowledge.supplier_history import OURS, Point, SupplierHistoryRow
 from skills.rivals.mentions import Finding, NoteScanner
 from skills.rivals.vocab import watch_vocab
 
@@ -156,14 +156,16 @@ def series_alerts(points: list[Point], *, rise: bool, threshold: float, window: 
 
 
 def _series(store: Store, account_ids: set[str]) -> dict[tuple[str, str, str], list[Point]]:
+    """Every dated point of these accounts, per (account, party, metric), oldest first (plain rows: the ORM's
+    per-object cost was most of the daily check)."""
+    h = SupplierHistoryRow
+    cols = (h.account_id, h.party, h.metric, h.value, h.initial, h.source, h.actor, h.origin, h.at)
     out: dict[tuple[str, str, str], list[Point]] = defaultdict(list)
     ids = sorted(account_ids)
     with store.session() as s:
         for i in range(0, len(ids), 500):
-            q = select(SupplierHistoryRow).where(SupplierHistoryRow.account_id.in_(ids[i:i + 500])) \
-                .order_by(SupplierHistoryRow.at, SupplierHistoryRow.id)
-            for r in s.scalars(q):
-                out[(r.account_id, r.party, r.metric)].append(point(r))
+            for r in s.execute(select(*cols).where(h.account_id.in_(ids[i:i + 500])).order_by(h.at, h.id)):
+                out[(r[0], r[1], r[2])].append(Point(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8]))
     return out
 
 
@@ -215,9 +217,10 @@ def _src(row: Any) -> dict[str, Any]:
 def _text_alerts(store: Store, settings: Settings, lo: dt.datetime, hi: dt.datetime, accounts: set[str],
                  tiers: dict[str, str]) -> list[Alert]:
     c = ProfileChangeRow
+    q = select(c.account_id, c.path, c.old, c.new, c.source, c.actor, c.origin, c.at).where(
+        c.at >= lo, c.at < hi, or_(c.path.like("contacts[%"), c.path.like("notes[%"))).order_by(c.at, c.id)
     with store.session() as s:
-        rows = [r for r in s.scalars(select(c).where(c.at >= lo, c.at < hi).order_by(c.at, c.id))
-                if r.account_id in accounts and (r.path.startswith(_CONTACT) or r.path.startswith("notes["))]
+        rows = [r for r in s.execute(q) if r.account_id in accounts]
     cases = _case_texts(store, lo, hi, accounts)
     if not rows and not cases:
         return []
