@@ -19,9 +19,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
-from knowledge.db import AccountRow, DimensionRow, MetricsRow
+from knowledge.db import AccountRow, DimensionRow, MetricsRow, json_text
 from knowledge.profile import Person
 from knowledge.store import Store
 from knowledge.supplier_history import OURS, SupplierHistoryRow
@@ -97,10 +98,11 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
             select(AccountRow.id, AccountRow.name, AccountRow.owner)) if visible is None or aid in visible}
         metrics = {aid: (rev, share) for aid, rev, share in s.execute(
             select(MetricsRow.account_id, MetricsRow.revenue, MetricsRow.purchase_share)) if aid in accounts}
-        for aid, data in s.execute(select(DimensionRow.account_id, DimensionRow.data)
-                                   .where(DimensionRow.name == "suppliers")):
-            if aid not in accounts:
+        for aid, raw in s.execute(select(DimensionRow.account_id, json_text(DimensionRow.data))
+                                  .where(DimensionRow.name == "suppliers")):
+            if aid not in accounts or not raw:
                 continue
+            data = orjson.loads(raw)  # not the column type's decoder: 10,000 lists for the whole company
             for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
                 stored = str(item.get("name") or "")
                 name = canon.get(fold(stored), stored)
