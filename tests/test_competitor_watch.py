@@ -414,9 +414,9 @@ def test_the_alert_reaches_the_owners_dm_and_the_managers_digest(sample_kb):
 
 
 # ------------------------------------------------------------------ 180 days over the sample accounts
-def _oracle(history: list[tuple[dt.datetime, float]], rise: float, window: dt.timedelta
+def _oracle(history: list[tuple[dt.datetime, float]], threshold: float, window: dt.timedelta, rise: bool = True
             ) -> list[tuple[dt.datetime, float, float]]:
-    """The rule, written out again over the test's own record of one rival's share: (when, from, to)."""
+    """The rule, written out again over the test's own record of one series: (when, from, to) of each alert."""
     out: list[tuple[dt.datetime, float, float]] = []
     last: tuple[dt.datetime, float] | None = None
     for i, (when, value) in enumerate(history):
@@ -427,13 +427,16 @@ def _oracle(history: list[tuple[dt.datetime, float]], rise: float, window: dt.ti
         else:
             earlier = [v for w, v in history[:i] if w <= when - window]
             base = earlier[-1] if earlier else history[0][1]
-        if value - base >= rise - 1e-9:
+        if (value - base if rise else base - value) >= threshold - 1e-9:
             out.append((when, base, value))
             last = (when, value)
     return out
 
 
 def test_simulated_180_days_of_moving_shares(sample_kb):
+    """Half a year over the sample accounts: reps move rivals' shares, our share and satisfaction (or save them
+    unchanged) and write notes; the scheduler sweeps every day into the mock Slack. Every alert the rule calls for
+    (worked out again here from the test's own record) reaches its owner exactly once, and nothing else does."""
     from bot.slack_notifier import SlackNotifier
     from tests.fakes.mock_slack import MockSlack
 
@@ -449,12 +452,15 @@ def test_simulated_180_days_of_moving_shares(sample_kb):
     start = dt.datetime.combine(utcnow().date() + 2 * DAY, dt.time())
     shares = {(aid, s.name): [(dt.datetime.min, s.share)] for aid, p in profiles.items()
               for s in p.suppliers.items if s.share is not None}
+    ours = {(aid, metric): [(dt.datetime.min, getattr(p.metrics, metric))] for aid, p in profiles.items()
+            for metric in ("purchase_share", "satisfaction") if getattr(p.metrics, metric) is not None}
+    mentions = set()
     with MockSlack(users=users) as mock:
         settings = harness.bot_settings(store.settings.home, mock)
         notifier = SlackNotifier(settings, store)
         for day in range(180):
             when = start + dt.timedelta(days=day, hours=10)
-            if day % 2 == 0:  # a rep updates a share (up more often than down), or saves it unchanged
+            if day % 2 == 0:  # a rep updates a rival's share (up more often than down), or saves it unchanged
                 aid, name = rng.choice(sorted(shares))
                 old = shares[(aid, name)][-1][1]
                 total = sum(v[-1][1] for (a, _), v in shares.items() if a == aid)
@@ -464,20 +470,51 @@ def test_simulated_180_days_of_moving_shares(sample_kb):
                                    at=when)
                 if new != old:
                     shares[(aid, name)].append((when, new))
+            else:  # our own share or the account's satisfaction with us moves (down more often), or stays
+                aid, metric = rng.choice(sorted(ours))
+                old = ours[(aid, metric)][-1][1]
+                if metric == "purchase_share":
+                    new = round(min(max(old + rng.choice([0, -0.02, -0.03, -0.06, 0.02]), 0.0), 1.0), 4)
+                else:
+                    new = round(min(max(old + rng.choice([0, -0.2, -0.3, -0.6, 0.3]), 1.0), 5.0), 2)
+                store.edit_profile(aid, {f"metrics.{metric}": new}, source="cli", actor="sim", at=when)
+                if new != old:
+                    ours[(aid, metric)].append((when, new))
+            if day % 9 == 4:  # a note, naming a rival on every other one
+                aid = sorted(watched)[day % len(watched)]
+                rival = profiles[aid].suppliers.items[0].name
+                text = f"Lunch with the plant team; {rival} was there last week." if day % 18 == 4 else \
+                    "Lunch with the plant team; all quiet."
+                store.edit_profile(aid, {}, source="slack", actor="sim", at=when + dt.timedelta(hours=1),
+                                   add=[Note(date=when.date(), dimension="suppliers", by="bob@example.com",
+                                                     text=text)])
+                if day % 18 == 4 and tiers.get(aid) in ("key", "strategic"):
+                    mentions.add((aid, "rival_mentioned", rival, when + dt.timedelta(hours=1), None, None))
             run_sweep(store, settings, notifier, start + dt.timedelta(days=day, hours=20), tiers=tiers)
         for extra in range(3):  # sweeps after the end send nothing more
             run_sweep(store, settings, notifier, start + dt.timedelta(days=180 + extra, hours=20), tiers=tiers)
 
-    expected = set()
+    window = dt.timedelta(days=90)
+    expected = set(mentions)
     for (aid, name), history in shares.items():
         if tiers.get(aid) in ("key", "strategic"):
-            for when, old, new in _oracle(history, 0.05, dt.timedelta(days=90)):
-                expected.add((aid, name, when, round(old, 4), round(new, 4)))
+            expected |= {(aid, "rival_share_up", name, w, round(a, 4), round(b, 4))
+                         for w, a, b in _oracle(history, 0.05, window)}
+    for (aid, metric), history in ours.items():
+        kind, threshold = ("our_share_down", 0.05) if metric == "purchase_share" else ("satisfaction_down", 0.5)
+        expected |= {(aid, kind, None, w, round(a, 4), round(b, 4))
+                     for w, a, b in _oracle(history, threshold, window, rise=False)}
     sent = ledger.deliveries(store, kind="competitor_alert")
-    got = {(r.payload["account_id"], r.payload["extra"]["party"],
-            dt.datetime.fromisoformat(r.payload["extra"]["at"].rstrip("Z")), round(r.payload["extra"]["from"], 4),
-            round(r.payload["extra"]["to"], 4)) for r in sent}
-    assert len(expected) >= 5, "the simulation moved too little to test anything"
+
+    def rounded(x: float | None) -> float | None:
+        return None if x is None else round(x, 4)
+
+    got = {(r.payload["account_id"], r.payload["extra"]["alert"], r.payload["extra"]["party"],
+            dt.datetime.fromisoformat(r.payload["extra"]["at"].rstrip("Z")), rounded(r.payload["extra"]["from"]),
+            rounded(r.payload["extra"]["to"])) for r in sent}
+    kinds = {k for _, k, *_ in expected}
+    assert kinds == {"rival_share_up", "our_share_down", "satisfaction_down", "rival_mentioned"}, \
+        "the simulation moved too little to test anything"
     assert got == expected
     assert len(sent) == len(got)  # each once
     posted = sum(json.dumps(c.params.get("blocks") or []).count(":crossed_swords:")
