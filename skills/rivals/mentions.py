@@ -2,7 +2,7 @@
 
 `NoteScanner.scan(account_id, text, source, when)` is the one entry point: notes call it from the watch
 (skills/rivals/watch.py), and any other text that arrives dated at an account (a service case) can call it the same
-way. Rivals are every supplier named in any stored profile plus the aliases in watch.yaml; key contacts are the
+way. Rivals are every supplier ever named on a stored supplier list plus the aliases in watch.yaml; key contacts are the
 account's contacts whose role is in watch.yaml's `key_roles`.
 """
 
@@ -14,11 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import select
 
-from knowledge.db import ContactRow, DimensionRow, json_text
+from knowledge.db import ContactRow
 from knowledge.store import Store
+from knowledge.supplier_history import OURS, SupplierHistoryRow
 from skills.rivals.vocab import WatchVocab, fold, phrase_pattern, watch_vocab
 
 _SENTENCES = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
@@ -55,20 +55,18 @@ class NoteScanner:
 
     @classmethod
     def from_store(cls, store: Store, account_ids: set[str] | None = None) -> NoteScanner:
+        """Rivals: every supplier ever on a stored supplier list (the dated history keeps them all, one index scan
+        instead of decoding every account's list); key contacts of `account_ids` (all: None)."""
         vocab = watch_vocab()
-        rivals: set[str] = set()
         contacts: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        h = SupplierHistoryRow
         with store.session() as s:
-            # decoded with orjson, not by the column type: 10,000 supplier lists are read for every check
-            for (raw,) in s.execute(select(json_text(DimensionRow.data)).where(DimensionRow.name == "suppliers")):
-                data = orjson.loads(raw) if raw else None
-                for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
-                    if item.get("name"):
-                        rivals.add(str(item["name"]))
+            rivals = {p for (p,) in s.execute(select(h.party).distinct().where(h.party != OURS))}
             q = select(ContactRow.account_id, ContactRow.name, ContactRow.role).where(
                 ContactRow.role.in_(sorted(vocab.key_roles)))
-            for aid, name, role in s.execute(q):
-                if account_ids is None or aid in account_ids:
+            ids = sorted(account_ids) if account_ids is not None else None
+            for chunk in ([ids[i:i + 500] for i in range(0, len(ids), 500)] if ids is not None else [None]):
+                for aid, name, role in s.execute(q if chunk is None else q.where(ContactRow.account_id.in_(chunk))):
                     contacts[aid].append((name, role))
         return cls(sorted(rivals), dict(contacts), vocab)
 

@@ -155,35 +155,36 @@ def series_alerts(points: list[Point], *, rise: bool, threshold: float, window: 
     return out
 
 
-def _series(store: Store, account_ids: set[str]) -> dict[tuple[str, str, str], list[Point]]:
-    """Every dated point of these accounts, per (account, party, metric), oldest first (plain rows: the ORM's
-    per-object cost was most of the daily check)."""
+def _series(store: Store, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[Point]]:
+    """Every dated point of these series (account, party, metric), oldest first (plain rows: the ORM's per-object
+    cost was most of the daily check)."""
     h = SupplierHistoryRow
     cols = (h.account_id, h.party, h.metric, h.value, h.initial, h.source, h.actor, h.origin, h.at)
     out: dict[tuple[str, str, str], list[Point]] = defaultdict(list)
-    ids = sorted(account_ids)
+    ids = sorted({k[0] for k in keys})
     with store.session() as s:
         for i in range(0, len(ids), 500):
             for r in s.execute(select(*cols).where(h.account_id.in_(ids[i:i + 500])).order_by(h.at, h.id)):
-                out[(r[0], r[1], r[2])].append(Point(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8]))
+                if (r[0], r[1], r[2]) in keys:
+                    out[(r[0], r[1], r[2])].append(Point(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
+                                                         r[8]))
     return out
 
 
 def _metric_alerts(store: Store, settings: Settings, lo: dt.datetime, hi: dt.datetime, accounts: set[str],
                    tiers: dict[str, str]) -> list[Alert]:
-    with store.session() as s:
-        touched = {aid for (aid,) in s.execute(select(SupplierHistoryRow.account_id).distinct().where(
-            SupplierHistoryRow.at >= lo, SupplierHistoryRow.at < hi, SupplierHistoryRow.initial.is_(False)))
-            if aid in accounts}
+    h = SupplierHistoryRow
+    watched_tiers = set(settings.kam_rival_tiers)
+    with store.session() as s:  # the series that moved in the range (on the index of `at`)
+        touched = {(aid, party, metric) for aid, party, metric in s.execute(
+            select(h.account_id, h.party, h.metric).distinct().where(h.at >= lo, h.at < hi, h.initial.is_(False)))
+            if aid in accounts and (party == OURS or (metric == "share" and tiers.get(aid) in watched_tiers))}
     if not touched:
         return []
     window = dt.timedelta(days=settings.kam_rival_window_days)
-    watched_tiers = set(settings.kam_rival_tiers)
     out = []
     for (aid, party, metric), points in _series(store, touched).items():
         if party != OURS:
-            if metric != "share" or tiers.get(aid) not in watched_tiers:
-                continue
             kind, rise, threshold = "rival_share_up", True, settings.kam_rival_share_rise / 100
         elif metric == "share":
             kind, rise, threshold = "our_share_down", False, settings.kam_our_share_drop / 100
