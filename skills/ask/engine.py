@@ -132,6 +132,7 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
     if "rival_gaining" in q.concepts:  # "where is Siemens gaining?": the competitor watch (skills/rivals/ask.py)
         rivals = _rival_answer(kb, person, question, g, lang, today)
         if rivals is not None:
+            trace.portfolio = "rivals"  # about many accounts: no follow-up memory of one
             return rivals, trace
         q.concepts.remove("rival_gaining")
 
