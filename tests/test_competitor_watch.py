@@ -279,6 +279,8 @@ def test_kam_rivals_json(accounts, settings):
     assert bad.returncode == 1 and "--as: unknown person" in bad.stderr and "Traceback" not in bad.stderr
     bad = kam(home, "rivals", "--today", "2027-02-30")
     assert bad.returncode == 1 and "--today must be a date" in bad.stderr
+    bad = kam(home, "rivals", "--as", "bob@example.com", "--rival", "Syntegon")  # only at alice's and carol's
+    assert bad.returncode == 1 and "'Syntegon' is not a supplier at any account you can see" in bad.stderr
     text = kam(home, "rivals", "--as", "bob@example.com", "--today", today)
     assert text.returncode == 0 and "Siemens: at 1 account" in text.stdout and "gaining at Acme Industrial" in \
         text.stdout
