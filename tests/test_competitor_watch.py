@@ -295,6 +295,12 @@ def test_kam_rivals_json(accounts, settings):
             for n in alerts] == [("Acme Industrial", "Our purchase share down 8 points", 0.18, 0.1, "cli")]
     assert not [n for n in json.loads(kam(home, "nudges", "--on", "2027-06-03", "--json").stdout)
                 if n["kind"] == "competitor_alert"]
+    digest = kam(home, "digest", "--manager", "mia@example.com", "--on", "2027-06-07")
+    assert digest.returncode == 0 and "Competitor alerts since 2027-05-31" in digest.stdout
+    assert "Acme Industrial (bob@example.com): Our purchase share down 8 points: 18% → 10%" in digest.stdout
+    as_json = json.loads(kam(home, "digest", "--manager", "mia@example.com", "--on", "2027-06-07", "--json").stdout)
+    assert [(c["account"], c["on"], c["alert"]["alert"]) for c in as_json["competitor"]] == [
+        ("Acme Industrial", "2027-06-02", "our_share_down")] and as_json["totals"]["competitor_alerts"] == 1
 
 
 # ------------------------------------------------------------------ Ask
