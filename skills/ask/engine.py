@@ -101,7 +101,8 @@ def ask_traced(kb: KnowledgeBase, question: str, asker: str, conversation_id: st
     today = today or dt.date.today()
     question = unicodedata.normalize("NFKC", " ".join(question.split()))
     answer, trace = offline_answer(kb, question, asker, conversation_id, today)
-    if kb.settings.llm_enabled and trace.person is not None and answer.status != "denied":
+    if kb.settings.llm_enabled and trace.person is not None and answer.status != "denied" \
+            and trace.portfolio != "rivals":  # exact figures from the dated history; no tool gives the model them
         from skills.ask.llm import llm_answer  # LangChain is imported only when an LLM is configured
 
         answer = llm_answer(kb, question, trace, answer, today)
