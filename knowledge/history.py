@@ -19,6 +19,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, inser
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge.db import Base, utcnow
+from knowledge.supplier_history import record_points, watched
 
 SOURCES = ("file", "crm", "filing", "slack", "cli", "handover")
 
@@ -105,8 +106,6 @@ def _record_watched(s: Session, account_id: str, changes: list[tuple[str, Any, A
                     actor: str | None, at: dt.datetime, origin: str | None) -> None:
     """Shares and satisfaction also go to their dated series (knowledge/supplier_history.py, the competitor watch);
     an account without earlier history is being loaded for the first time."""
-    from knowledge.supplier_history import record_points, watched
-
     if not any(watched(p) for p, _, _ in changes):
         return
     first = s.scalar(select(ProfileChangeRow.id).where(ProfileChangeRow.account_id == account_id).limit(1)) is None

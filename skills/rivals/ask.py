@@ -49,8 +49,8 @@ def gaining_answer(store: Store, person: Person, question: str, grounded: list[s
     if not views:
         return Answer(answer=_t(lang, "not_present", rival=name), status="unknown", language=lang)
     v = views[0]
-    sources = [Source(account=a.account, dimension="suppliers", owner=a.owner, id=f"{a.account_id}:suppliers")
-               for a in v.accounts]
+    sources = [Source(account=a.account, dimension="suppliers", updated=a.updated, owner=a.owner,
+                      id=f"{a.account_id}:suppliers") for a in v.accounts]
     gaining = [a for a in v.accounts if a.gaining]
     if gaining:
         lines = [_t(lang, "gaining", rival=v.rival, n=len(gaining), days=DAYS)]

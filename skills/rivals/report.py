@@ -47,6 +47,7 @@ class RivalAt:
     share_365d_ago: float | None = None
     change_365d: float | None = None
     gaining: bool = False
+    updated: dt.date | None = None  # the account's supplier list was last updated (its `updated` date)
 
 
 @dataclass
@@ -92,16 +93,18 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
     canon = canonical_names()
     want = canon.get(fold(rival), rival) if rival else None
     by_rival: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
+    updated: dict[str, dt.date | None] = {}
     names: dict[str, set[str]] = defaultdict(set)
     with store.session() as s:
         accounts = {aid: (name, owner) for aid, name, owner in s.execute(
             select(AccountRow.id, AccountRow.name, AccountRow.owner)) if visible is None or aid in visible}
         metrics = {aid: (rev, share) for aid, rev, share in s.execute(
             select(MetricsRow.account_id, MetricsRow.revenue, MetricsRow.purchase_share)) if aid in accounts}
-        for aid, raw in s.execute(select(DimensionRow.account_id, json_text(DimensionRow.data))
-                                  .where(DimensionRow.name == "suppliers")):
+        for aid, raw, when in s.execute(select(DimensionRow.account_id, json_text(DimensionRow.data),
+                                               DimensionRow.updated).where(DimensionRow.name == "suppliers")):
             if aid not in accounts or not raw:
                 continue
+            updated[aid] = when
             data = orjson.loads(raw)  # not the column type's decoder: 10,000 lists for the whole company
             for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
                 stored = str(item.get("name") or "")
@@ -133,7 +136,7 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
             rev, our_share = metrics.get(aid, (None, None))
             share = item.get("share")
             at = RivalAt(aid, accounts[aid][0], accounts[aid][1], tiers.get(aid), share, item.get("satisfaction"),
-                         our_share, rev, (rev or 0) * (share or 0))
+                         our_share, rev, (rev or 0) * (share or 0), updated=updated.get(aid))
             t, v = series.get((aid, fold(stored)), ([], []))
             for days in TRENDS:
                 when = end_of_today - dt.timedelta(days=days)
