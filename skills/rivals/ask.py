@@ -62,7 +62,7 @@ def gaining_answer(store: Store, person: Person, question: str, grounded: list[s
         text = "\n".join(lines)
         sources = [s for s in sources if s.account in {a.account for a in gaining}]
     else:
-        where = ", ".join(f"{a.account} {_pct(a.share)}" for a in v.accounts)
+        where = _t(lang, "separator").join(f"{a.account} {_pct(a.share)}" for a in v.accounts)
         text = _t(lang, "not_gaining", rival=v.rival, days=DAYS, where=where)
     return Answer(answer=text, status="answered", language=lang, sources=sources,
                   account_ids=[a.account_id for a in (gaining or v.accounts)])
