@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     kam_remind_visit: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 1])
     kam_remind_anniversary: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
     kam_remind_other: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
-    kam_birthday_days: int = 3  # days before a decision maker's birthday
+    kam_birthday_days: int = 3  # days before a buyer's birthday (roles: KAM_BIRTHDAY_ROLES)
     # contact roles whose birthdays are nudged (the method names the economic buyer, 采购决策人, explicitly)
     kam_birthday_roles: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["decision_maker", "economic_buyer"])
