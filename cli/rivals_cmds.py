@@ -7,6 +7,7 @@ import datetime as dt
 
 import typer
 
+from cli import demo_cmd
 from cli.context import console, ctx, fail, print_json
 
 
@@ -57,6 +58,11 @@ def rivals(as_email: str | None = typer.Option(None, "--as", help="only the acco
                           f"{a.exposure:,.0f}, 90d {_points(a.change_90d)}, 365d {_points(a.change_365d)}"
                           + (f", satisfaction {a.satisfaction}/5" if a.satisfaction is not None else ""),
                           highlight=False, soft_wrap=True)
+
+
+@demo_cmd.command("rivals", "rivals [NAME]: your rivals: share, exposure (our revenue at risk), trend, where gaining")
+def _demo_rivals(state: dict, arg: str) -> None:
+    rivals(as_email=state["user"], rival=arg.strip() or None, today=None, as_json=False)
 
 
 def register(app: typer.Typer) -> None:

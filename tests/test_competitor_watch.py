@@ -303,6 +303,16 @@ def test_kam_rivals_json(accounts, settings):
         ("Acme Industrial", "2027-06-02", "our_share_down")] and as_json["totals"]["competitor_alerts"] == 1
 
 
+def test_the_demo_console_shows_rivals(tmp_path):
+    result = kam(tmp_path / "kam", "demo", input_text="help\nrivals\nrivals 西门子\nrivals Nobody\nquit\n")
+    assert result.returncode == 0, result.stderr
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "rivals [NAME]: your rivals" in out
+    assert "Tetra Pak: at 2 accounts, exposure 2,520,000" in out and "Hanshan Packaging Co. (key): share 30%" in out
+    assert "Siemens: at 2 accounts" in out  # alice's Kangyuan and Jiangnan, by its Chinese name
+    assert "'Nobody' is not a supplier at any account you can see" in out
+
+
 # ------------------------------------------------------------------ Ask
 @pytest.fixture()
 def kb(sample_kb):
