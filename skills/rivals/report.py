@@ -115,19 +115,22 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
         touched = sorted({aid for items in by_rival.values() for aid, _, _ in items})
         series: dict[tuple[str, str], tuple[list[dt.datetime], list[float | None]]] = {}
         first_seen: dict[str, dt.datetime] = {}
+        end_of_today = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
+        latest_cut = end_of_today - dt.timedelta(days=min(TRENDS))  # later points do not change a trend
+        folded: dict[str, str] = {}
+        h = SupplierHistoryRow
         for i in range(0, len(touched), 500):
-            q = select(SupplierHistoryRow.account_id, SupplierHistoryRow.party, SupplierHistoryRow.value,
-                       SupplierHistoryRow.at).where(SupplierHistoryRow.account_id.in_(touched[i:i + 500]),
-                                                    SupplierHistoryRow.metric == "share") \
-                .order_by(SupplierHistoryRow.at, SupplierHistoryRow.id)
+            q = select(h.account_id, h.party, h.value, h.at).where(
+                h.account_id.in_(touched[i:i + 500]), h.metric == "share", h.at <= latest_cut).order_by(h.at, h.id)
             for aid, party, value, at in s.execute(q):
-                first_seen[aid] = min(first_seen.get(aid, at), at)
+                if aid not in first_seen:  # oldest first
+                    first_seen[aid] = at
                 if party != OURS:
-                    t, v = series.setdefault((aid, fold(party)), ([], []))
+                    key = folded.get(party) or folded.setdefault(party, fold(party))
+                    t, v = series.setdefault((aid, key), ([], []))
                     t.append(at)
                     v.append(value)
     tiers = tiers or {}
-    end_of_today = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
     out = []
     for key, items in by_rival.items():
         display = sorted(names[key])[0] if len(names[key]) == 1 else canon.get(key, sorted(names[key])[0])
