@@ -19,11 +19,12 @@ LOG_VISIT_CALLBACK = "nudge_log_visit_submit"
 
 ICONS = {"renewal": ":repeat:", "review": ":clipboard:", "visit": ":handshake:", "anniversary": ":tada:",
          "other": ":pushpin:", "birthday": ":birthday:", "overdue_contact": ":hourglass:",
-         "coverage_risk": ":warning:", "stale": ":broom:", "case_due": ":bell:", "case_overdue": ":sos:"}
+         "coverage_risk": ":warning:", "stale": ":broom:", "case_due": ":bell:", "case_overdue": ":sos:",
+         "competitor_alert": ":crossed_swords:"}
 KIND_LABELS = {"renewal": "Renewal", "review": "Review", "visit": "Visit", "anniversary": "Anniversary",
                "other": "Key date", "birthday": "Birthday", "overdue_contact": "Overdue contact",
                "coverage_risk": "Coverage risk", "stale": "Freshness", "case_due": "Service case due",
-               "case_overdue": "Service case overdue"}
+               "case_overdue": "Service case overdue", "competitor_alert": "Competitor alert"}
 
 
 def esc(text: str) -> str:
@@ -48,7 +49,7 @@ def _when(days: int | None) -> str:
 def nudge_line(n: Nudge) -> str:
     """The mrkdwn text of one nudge."""
     head = f"{ICONS.get(n.kind, '')} *{esc(n.account)}*: {esc(n.title)}"
-    if n.kind in ("overdue_contact", "coverage_risk", "stale", "case_due", "case_overdue"):
+    if n.kind in ("overdue_contact", "coverage_risk", "stale", "case_due", "case_overdue", "competitor_alert"):
         body = esc(n.detail)  # a case's text is the customer's words: data, shown escaped
         if n.escalate:
             body += " *Escalated to your manager's digest.*"
@@ -177,6 +178,8 @@ def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, A
     sections.append(_section("Service cases escalated (past twice their target)", [
         f"• :rotating_light: *{esc(e.account)}* case #{e.case_id} ({_who(e.owner)}, {e.severity}): {e.stage} "
         f"target {e.target} was due {e.due:%a %d %b %H:%M}: {esc(_clip(e.text, 150))}" for e in d.case_escalations]))
+    sections.append(_section(f"Competitor alerts since {d.since:%d %b}", [
+        f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.title)}: {esc(_clip(c.detail, 300))}" for c in d.competitor]))
     sections.append(_section("Coverage risks", [f"• *{esc(c.account)}* ({c.tier}, {_who(c.rep)}): {esc(c.detail)}"
                                                 for c in d.coverage]))
     sections.append(_section("Stale profiles", [f"• *{esc(c.account)}* ({_who(c.rep)}): {esc(c.detail)}"

@@ -14,6 +14,7 @@ from cli import (
     errors,
     history_cmds,
     knowledge_cmds,
+    rivals_cmds,
     schedule_cmds,
     slack_sim_cmd,
     tiers_cmds,
@@ -30,6 +31,7 @@ bot_cmds.register(app)
 schedule_cmds.register(app)
 slack_sim_cmd.register(app)
 cases_cmds.register(app)
+rivals_cmds.register(app)
 
 
 def run() -> None:

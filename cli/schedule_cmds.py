@@ -87,6 +87,8 @@ def digest(manager: str = typer.Option(..., "--manager", help="the manager's ema
         (f"Key dates in the next {KEY_DATE_HORIZON_DAYS} days",
          [f"  {k.date} {k.kind:<11} {k.account}: {k.title} ({k.rep})" for k in d.key_dates]),
         ("Overdue for contact", overdue),
+        (f"Competitor alerts since {d.since}", [f"  {c.on} {c.account} ({c.rep}): {c.title}: {c.detail}"
+                                                for c in d.competitor]),
         ("Coverage risks", [f"  {c.account} ({c.tier}, {c.rep}): {c.detail}" for c in d.coverage]),
         ("Stale profiles", [f"  {c.account} ({c.rep}): {c.detail}" for c in d.stale]),
     ]

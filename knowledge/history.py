@@ -19,6 +19,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, inser
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge.db import Base, utcnow
+from knowledge.supplier_history import record_points, watched
 
 SOURCES = ("file", "crm", "filing", "slack", "cli", "handover")
 
@@ -35,7 +36,8 @@ class ProfileChangeRow(Base):
     origin: Mapped[str | None] = mapped_column(String(1000))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_profile_changes_account_at", "account_id", "at"),)
+    __table_args__ = (Index("ix_profile_changes_account_at", "account_id", "at"),
+                      Index("ix_profile_changes_at", "at"))  # the competitor watch reads a day's changes
 
 
 class ProfileBaseRow(Base):
@@ -92,11 +94,22 @@ def record(s: Session, account_id: str, changes: list[tuple[str, Any, Any]], *, 
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     at = at or utcnow()
+    _record_watched(s, account_id, changes, source=source, actor=actor, at=at, origin=origin)
     rows = [{"account_id": account_id, "path": p[:1000], "old": old, "new": new, "source": source,
              "actor": actor, "origin": origin[:1000] if origin else None, "at": at} for p, old, new in changes]
     if rows:
         s.execute(insert(ProfileChangeRow), rows)
     return [Change(account_id, p, old, new, source, actor, at, origin) for p, old, new in changes]
+
+
+def _record_watched(s: Session, account_id: str, changes: list[tuple[str, Any, Any]], *, source: str,
+                    actor: str | None, at: dt.datetime, origin: str | None) -> None:
+    """Shares and satisfaction also go to their dated series (knowledge/supplier_history.py, the competitor watch);
+    an account without earlier history is being loaded for the first time."""
+    if not any(watched(p) for p, _, _ in changes):
+        return
+    first = s.scalar(select(ProfileChangeRow.id).where(ProfileChangeRow.account_id == account_id).limit(1)) is None
+    record_points(s, account_id, changes, first=first, source=source, actor=actor, origin=origin, at=at)
 
 
 def last_changed(s: Session, account_id: str) -> dict[str, dt.datetime]:

@@ -74,7 +74,10 @@ class Settings(BaseSettings):
     kam_remind_visit: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 1])
     kam_remind_anniversary: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
     kam_remind_other: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7])
-    kam_birthday_days: int = 3  # days before a decision maker's birthday
+    kam_birthday_days: int = 3  # days before a buyer's birthday (roles: KAM_BIRTHDAY_ROLES)
+    # contact roles whose birthdays are nudged (the method names the economic buyer, 采购决策人, explicitly)
+    kam_birthday_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["decision_maker", "economic_buyer"])
     kam_coverage_min_contacts: int = 2  # key/strategic accounts with fewer contacts are single-threaded
     kam_sweep_hour: int = Field(default=8, ge=0, le=23)  # local hour of each rep's daily nudge batch
     kam_weekly_day: str = "mon"  # local day of the weekly coverage and freshness checks
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
     kam_catchup_days: int = 30  # after downtime, catch up on at most this many missed days
     kam_misfire_grace: int = 6 * 3600  # seconds a missed job may still run late (APScheduler misfire_grace_time)
     kam_run_scheduler: bool = True  # `kam run` also runs the scheduler (false: run `kam scheduler` apart)
+
+    # --- competitor watch (docs/competitor-watch.md): alert thresholds; shares in percentage points ---
+    kam_rival_share_rise: float = Field(default=5.0, gt=0)  # a rival's share up this much since the last alert/window
+    kam_our_share_drop: float = Field(default=5.0, gt=0)  # our purchase share down this much
+    kam_satisfaction_drop: float = Field(default=0.5, gt=0)  # the account's satisfaction with us (1-5) down this much
+    kam_rival_window_days: int = Field(default=90, ge=1)  # "since the last alert or this many days"
+    kam_rival_tiers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["key", "strategic"])
 
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
@@ -118,9 +128,21 @@ class Settings(BaseSettings):
     # --- simulation only: a file holding the current instant (ISO 8601) that the scheduler takes as its clock ---
     kam_clock_file: Path | None = None
 
-    _split = field_validator("kam_required_fields", mode="before")(_split_csv)
+    _split = field_validator("kam_required_fields", "kam_birthday_roles", "kam_rival_tiers",
+                             mode="before")(_split_csv)
     _split_remind = field_validator("kam_remind_renewal", "kam_remind_review", "kam_remind_visit",
                                     "kam_remind_anniversary", "kam_remind_other", mode="before")(_split_csv)
+
+    @field_validator("kam_birthday_roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        from knowledge.profile import CONTACT_ROLES
+
+        roles = [r.strip().lower() for r in value if r.strip()]
+        unknown = [r for r in roles if r not in CONTACT_ROLES]
+        if unknown:
+            raise ValueError(f"unknown contact role {unknown[0]!r} (one of {', '.join(CONTACT_ROLES)})")
+        return roles
 
     @field_validator("kam_weekly_day", "kam_digest_day", "kam_tier_review_day")
     @classmethod

@@ -59,6 +59,19 @@ class DigestTierChange:
 
 
 @dataclass
+class DigestAlert:
+    """A competitor alert sent to one of the manager's reps (skills/rivals/watch.py)."""
+
+    account_id: str
+    account: str
+    rep: str
+    title: str
+    detail: str
+    on: dt.date  # the rep's batch day
+    alert: dict[str, Any] = field(default_factory=dict)  # what changed, from what to what, since when, sources
+
+
+@dataclass
 class Digest:
     manager: str
     on: dt.date
@@ -71,6 +84,7 @@ class Digest:
     stale: list[DigestFlag] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
     case_escalations: list[Any] = field(default_factory=list)  # skills.cases.Escalation, new since the last digest
+    competitor: list[DigestAlert] = field(default_factory=list)  # competitor alerts since the last digest
 
     @property
     def escalations(self) -> list[tuple[str, DigestOverdue]]:
@@ -81,7 +95,8 @@ class Digest:
         return (f"{t['accounts']} accounts, {t['reps']} reps: {t['tier_changes']} tier changes, "
                 f"{t['key_dates']} key dates in {KEY_DATE_HORIZON_DAYS} days, {t['overdue']} overdue "
                 f"({t['escalations']} escalated), {t['coverage_risks']} coverage risks, {t['stale']} stale profiles"
-                + (f", {t['case_escalations']} service cases escalated" if t.get("case_escalations") else ""))
+                + (f", {t['case_escalations']} service cases escalated" if t.get("case_escalations") else "")
+                + (f", {t['competitor_alerts']} competitor alerts" if t.get("competitor_alerts") else ""))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -146,13 +161,15 @@ def build_digest(store: Store, settings: Settings, manager: str, on: dt.date, si
             parts = ([f"stale: {', '.join(c.stale)}"] if c.stale else []) + \
                     ([f"{len(c.missing)} required fields empty"] if c.missing else [])
             d.stale.append(DigestFlag(aid, name, rep, tier, "; ".join(parts)))
+    d.competitor = competitor_digest(store, settings, since, on, accounts, tiers)
     n_overdue = sum(len(v) for v in d.overdue.values())
     d.case_escalations, cases_escalated = _case_escalations(store, settings, ids, since, on,
                                                              store.person(manager), tiers)
     d.totals = {"accounts": len(accounts), "reps": len(d.reps), "tier_changes": len(d.tier_changes),
                 "key_dates": len(d.key_dates), "overdue": n_overdue, "escalations": len(d.escalations),
                 "coverage_risks": len(d.coverage), "stale": len(d.stale),
-                "case_escalations": len(d.case_escalations), "cases_escalated_open": cases_escalated}
+                "case_escalations": len(d.case_escalations), "cases_escalated_open": cases_escalated,
+                "competitor_alerts": len(d.competitor)}
     return d
 
 
@@ -171,3 +188,13 @@ def _case_escalations(store: Store, settings: Settings, ids: set[str], since: dt
     start = dt.datetime.combine(since, dt.time(), zone)
     end = dt.datetime.combine(on, dt.time(), zone)
     return escalations(store, settings, ids, start, end, tiers)
+
+
+def competitor_digest(store: Store, settings: Settings, since: dt.date, on: dt.date,
+                      accounts: dict[str, tuple[str, str]], tiers: dict[str, str]) -> list[DigestAlert]:
+    """The competitor alerts of the reps' batches after `since` through `on` (the same alerts they were sent)."""
+    from skills.rivals.nudging import competitor_nudges
+
+    found = competitor_nudges(store, settings, since + dt.timedelta(days=1), on, accounts, tiers)
+    return [DigestAlert(n.account_id, n.account, n.recipient, n.title, n.detail, n.remind_on, n.extra)
+            for n in sorted(found, key=lambda n: (n.remind_on, n.account.casefold(), n.subject))]

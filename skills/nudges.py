@@ -24,9 +24,11 @@ from knowledge.profile import DIMENSIONS, KEY_DATE_KINDS, Person
 from knowledge.settings import DAY_NAMES, Settings
 from knowledge.store import Store
 
-NUDGE_KINDS = (*KEY_DATE_KINDS, "birthday", "overdue_contact", "coverage_risk", "stale", "case_due", "case_overdue")
+NUDGE_KINDS = (*KEY_DATE_KINDS, "birthday", "overdue_contact", "coverage_risk", "stale", "case_due", "case_overdue",
+               "competitor_alert")
 # tie-break among equally urgent nudges
-KIND_ORDER = {k: i for i, k in enumerate(("case_overdue", "case_due", "overdue_contact", "renewal", "review", "visit",
+KIND_ORDER = {k: i for i, k in enumerate(("case_overdue", "case_due", "competitor_alert", "overdue_contact", "renewal",
+                                          "review", "visit",
                                           "birthday", "anniversary",
                                           "other", "coverage_risk", "stale"))}
 COVERAGE_TIERS = ("key", "strategic")
@@ -175,6 +177,7 @@ def nudges_between(store: Store, settings: Settings, start: dt.date, end: dt.dat
     out += _birthday_nudges(store, settings, start, end, accounts)
     out += _overdue_nudges(store, settings, start, end, accounts, tiers)
     out += _case_nudges(store, settings, start, end, accounts, tiers)
+    out += _competitor_nudges(store, settings, start, end, accounts, tiers)
     if weekly_days is None:
         last = latest_weekday(start, end, settings.kam_weekly_day)
         weekly_days = {last} if last else set()
@@ -252,7 +255,8 @@ def _birthday_nudges(store: Store, settings: Settings, start: dt.date, end: dt.d
     out = []
     with store.session() as s:
         rows = s.execute(select(ContactRow.account_id, ContactRow.name, ContactRow.title, ContactRow.birthday)
-                         .where(ContactRow.role == "decision_maker", ContactRow.birthday.is_not(None))).all()
+                         .where(ContactRow.role.in_(settings.kam_birthday_roles),
+                                ContactRow.birthday.is_not(None))).all()
     years = range(start.year, end.year + 2)
     for aid, name, title, birthday in rows:
         acc = accounts.get(aid)
@@ -268,6 +272,13 @@ def _birthday_nudges(store: Store, settings: Settings, start: dt.date, end: dt.d
                     subject=f"bd:{aid}:{_short_hash(name)}", cycle=str(year), step=f"-{before}d",
                     title=f"{name}'s birthday" + (f" ({title})" if title else ""), contact=name, days_left=before))
     return out
+
+
+def _competitor_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date,
+                       accounts: dict[str, tuple[str, str]], tiers: dict[str, str]) -> list[Nudge]:
+    from skills.rivals.nudging import competitor_nudges  # the competitor watch (docs/competitor-watch.md)
+
+    return competitor_nudges(store, settings, start, end, accounts, tiers)
 
 
 def _overdue_nudges(store: Store, settings: Settings, start: dt.date, end: dt.date,

@@ -72,14 +72,16 @@ def test_key_dates_at_their_offsets_and_kind_defaults(kb):
             if n.kind == "visit" and n.account_id == acme] == [dt.date(2027, 5, 2)]
 
 
-def test_birthdays_of_decision_makers_only(kb):
+def test_birthdays_of_decision_makers_and_economic_buyers(kb):
     settings, store, tiers = kb
+    assert settings.kam_birthday_roles == ["decision_maker", "economic_buyer"]  # the default (KAM_BIRTHDAY_ROLES)
     items = nudges_between(store, settings, dt.date(2026, 11, 23), dt.date(2027, 11, 22), tiers)
     birthdays = [n for n in items if n.kind == "birthday"]
     profiles = store.load_profiles(store.account_ids())
     expected = {(aid, c.name) for aid, p in profiles.items() for c in p.contacts
-                if c.role == "decision_maker" and c.birthday}
+                if c.role in ("decision_maker", "economic_buyer") and c.birthday}
     assert {(n.account_id, n.contact) for n in birthdays} == expected
+    assert {"陈静", "Sofia Berg"} <= {n.contact for n in birthdays}  # economic buyers, 采购决策人
     assert "Priya Nair" not in {n.contact for n in birthdays}  # an influencer
     rachel = next(n for n in birthdays if n.contact == "Rachel Tan")
     assert rachel.due == dt.date(2026, 12, 5) and rachel.remind_on == dt.date(2026, 12, 2)

@@ -116,7 +116,7 @@ def expected_nudges(store: Store, settings: Settings, tiers: dict[str, str], fir
                 if first <= day <= last:
                     out.add((rcpt, k.kind, None, f"{k.date.isoformat()}/-{off}d", day, aid, k.title))
         for c in p.contacts:
-            if c.role == "decision_maker" and c.birthday_month_day:
+            if c.role in settings.kam_birthday_roles and c.birthday_month_day:
                 m, d = c.birthday_month_day
                 for year in (first.year, first.year + 1):
                     bday = dt.date(year, m, d)

@@ -101,7 +101,8 @@ def ask_traced(kb: KnowledgeBase, question: str, asker: str, conversation_id: st
     today = today or dt.date.today()
     question = unicodedata.normalize("NFKC", " ".join(question.split()))
     answer, trace = offline_answer(kb, question, asker, conversation_id, today)
-    if kb.settings.llm_enabled and trace.person is not None and answer.status != "denied":
+    if kb.settings.llm_enabled and trace.person is not None and answer.status != "denied" \
+            and trace.portfolio != "rivals":  # exact figures from the dated history; no tool gives the model them
         from skills.ask.llm import llm_answer  # LangChain is imported only when an LLM is configured
 
         answer = llm_answer(kb, question, trace, answer, today)
@@ -129,6 +130,12 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
         return Answer(answer=t(lang, "denied"), status="denied", language=lang), trace
     q = understand(question, g, today, kb.index.embedder)
     trace.query = q
+    if "rival_gaining" in q.concepts:  # "where is Siemens gaining?": the competitor watch (skills/rivals/ask.py)
+        rivals = _rival_answer(kb, person, question, g, lang, today)
+        if rivals is not None:
+            trace.portfolio = "rivals"  # about many accounts: no follow-up memory of one
+            return rivals, trace
+        q.concepts.remove("rival_gaining")
 
     accounts = list(g.accounts)
     for c in g.contacts:  # "who is Zhang Min?": the contact's account
@@ -162,6 +169,16 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
         return _search_all(kb, q, visible, lang, trace), trace
     trace.accounts, trace.kinds = accounts[:MAX_ACCOUNTS], kinds
     return _single(kb, q, g, trace.accounts, kinds, lang, today, trace), trace
+
+
+def _rival_answer(kb: KnowledgeBase, person: Person, question: str, g: Grounding, lang: str,
+                  today: dt.date) -> Answer | None:
+    from skills.nudges import load_tiers
+    from skills.rivals.ask import gaining_answer
+
+    grounded = [i.name for i in g.items if i.dimension == "suppliers"]
+    names = sorted({i.name for i in g.items})
+    return gaining_answer(kb.store, person, question, grounded, names, lang, today, load_tiers(kb.store))
 
 
 def _about_person(q: Query) -> bool:
