@@ -11,6 +11,7 @@ from cli import (
     bot_cmds,
     demo_cmd,
     errors,
+    handover_cmds,
     history_cmds,
     knowledge_cmds,
     schedule_cmds,
@@ -28,6 +29,7 @@ ask_cmds.register(app)
 bot_cmds.register(app)
 schedule_cmds.register(app)
 slack_sim_cmd.register(app)
+handover_cmds.register(app)
 
 
 def run() -> None:
