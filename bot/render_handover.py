@@ -40,7 +40,7 @@ def brief_blocks(b: Brief, label: Label = str) -> tuple[str, list[Block]]:
                    if b.nudges_moved or b.snoozes_moved else "")),
         section(f"*Tier:* {b.tier or 'not reviewed yet'}"
                 + ("\n" + "\n".join(f"• {escape(w)}" for w in b.tier_why) if b.tier_why else "")
-                + (f"\n*Value:* {escape(b.clv)}" if b.clv else "")),
+                + (f"\n*Lifetime value:* {escape(b.clv)}" if b.clv else "")),
         _lines("Decision unit", [
             f"• *{escape(p.name)}*" + (f", {escape(p.title)}" if p.title else "") + f" ({ROLE_TITLES[p.role]}): "
             + (f"our last contact {p.last_contact}" + (f" ({escape(p.last_contact_summary[:120])})"

@@ -37,6 +37,7 @@ suppliers, downstream).
 • `/kam tiers`: your accounts by tier.
 • `/kam note <account>: <text>`: save intelligence as a dated note; I guess the dimension and you confirm.
 • `/kam edit <account> [dimension|contacts|metrics|dates]`: change a profile in a form.
+• `/kam handover [FROM TO [accounts]]`: managers and admins hand a rep's accounts to another rep.
 • `/kam help`: this message.
 Replies are only visible to you; start with `share` (e.g. `/kam share account Acme`) to post them in the channel.
 The *Home* tab shows your portfolio: accounts by tier, next key dates, overdue accounts and profile gaps."""

@@ -137,8 +137,8 @@ class Clv:
     def summary(self) -> str:
         """One line: the value and what it rests on."""
         if self.value is None:
-            return "lifetime value unknown: no revenue with us on record"
-        return (f"lifetime value {money(self.value)} over {self.years:.1f} years "
+            return "unknown: no revenue with us on record"
+        return (f"{money(self.value)} over {self.years:.1f} years "
                 f"({self.tier or UNTIERED}; margin {self.margin:.0%}"
                 f"{' assumed' if self.margin_source == 'assumed' else ''}, growth {self.growth:+.0%}, "
                 f"discounted at {self.discount_rate:.0%})")

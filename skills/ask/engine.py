@@ -18,6 +18,7 @@ from knowledge.kb import KnowledgeBase
 from knowledge.lexical import query_tokens
 from knowledge.profile import Person
 from knowledge.retrieval import Hit, hybrid_search
+from skills.ask import continuity
 from skills.ask import evidence as ev
 from skills.ask import portfolio_answers as pa
 from skills.ask import portfolio_query as pq
@@ -129,6 +130,8 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
         return Answer(answer=t(lang, "denied"), status="denied", language=lang), trace
     q = understand(question, g, today, kb.index.embedder)
     trace.query = q
+    if continuity.INHERITED in q.concepts:  # "what did I inherit from Bob?": about a person, not an account
+        return continuity.inherited_answer(store, person, question, lang), trace
 
     accounts = list(g.accounts)
     for c in g.contacts:  # "who is Zhang Min?": the contact's account
@@ -395,6 +398,10 @@ def _part(kb: KnowledgeBase, fx: AccountFacts, kind: str, q: Query, today: dt.da
         return fx.notes()
     if kind == "changes":
         return changes_part(kb.store, fx, q.window, q.days, today)
+    if kind == "clv":
+        return continuity.clv_part(kb.store, fx, today)
+    if kind == "handover:previous_owners":
+        return continuity.owners_part(kb.store, fx)
     return None  # topic:* and attr:* without a named contact: documents, or the caller's fallback
 
 
