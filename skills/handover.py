@@ -173,11 +173,12 @@ def plan(store: Store, from_ident: str, to_ident: str, accounts: Sequence[str] |
 # ------------------------------------------------------------------------------------------- the change
 def _new_team(profile: AccountProfile, old: Person, new: Person, owner_moves: bool) -> list[str]:
     old_ids, new_ids = _idents(old), _idents(new)
+    new_owns = (profile.owner.lower() if "@" in profile.owner else profile.owner) in new_ids
     team: list[str] = []
     for member in profile.team:
         ident = member.lower() if "@" in member else member
         if ident in old_ids:
-            if not owner_moves:
+            if not owner_moves and not new_owns:
                 team.append(new.email)  # the leaving rep's seat on the team goes to the new owner
             continue
         if owner_moves and ident in new_ids:
