@@ -132,7 +132,7 @@ def register(app: Any, kb: KnowledgeBase) -> None:
         ack()
         person = ctx.people.person(body["user"]["id"])
         if person is None or person.role not in ("manager", "admin"):
-            ctx.client.chat_postMessage(channel=body["user"]["id"], text=MANAGERS_ONLY)
+            _notifier(ctx).send_dm(body["user"]["id"], MANAGERS_ONLY)  # a Home click has no channel to reply in
             return
         ctx.client.views_open(trigger_id=body["trigger_id"], view=handover_modal(_account_options(ctx, person)))
 
