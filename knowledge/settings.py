@@ -88,6 +88,8 @@ class Settings(BaseSettings):
 
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
+    # --- lifetime value: discount rate, relationship length, ... (None: skills/clv.yaml; see docs/clv.md) ---
+    kam_clv_config: Path | None = None
 
     # --- Slack ---
     slack_bot_token: str | None = None

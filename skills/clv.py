@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -69,8 +68,9 @@ class ClvConfigError(ValueError):
     """An invalid CLV parameter file; the message names the file and the key."""
 
 
-def config_path() -> Path:
-    return Path(os.environ.get("KAM_CLV_CONFIG") or DEFAULT_CONFIG)
+def config_path(settings: Any = None) -> Path:
+    """KAM_CLV_CONFIG (the settings), else clv.yaml next to this module."""
+    return Path(getattr(settings, "kam_clv_config", None) or DEFAULT_CONFIG)
 
 
 @lru_cache(maxsize=8)
@@ -87,8 +87,8 @@ def _load(path: str, mtime: float) -> ClvConfig:
         raise ClvConfigError(f"{path}: {key}: {err['msg']}") from None
 
 
-def load_config(path: Path | None = None) -> ClvConfig:
-    p = path or config_path()
+def load_config(path: Path | None = None, settings: Any = None) -> ClvConfig:
+    p = path or config_path(settings)
     try:
         mtime = p.stat().st_mtime
     except OSError as exc:
@@ -248,7 +248,8 @@ def account_clv(store: Store, account_id: str, today: dt.date | None = None,
     if profile is None:
         raise KeyError(account_id)
     return lifetime_value(account_id, profile, _tiers(store, today).get(account_id),
-                          revenue_histories(store, [account_id]).get(account_id, {}), config or load_config(), today)
+                          revenue_histories(store, [account_id]).get(account_id, {}),
+                          config or load_config(settings=store.settings), today)
 
 
 def portfolio_clv(store: Store, ids: Iterable[str] | None = None, today: dt.date | None = None,
@@ -256,7 +257,7 @@ def portfolio_clv(store: Store, ids: Iterable[str] | None = None, today: dt.date
     """CLV of many accounts at once (one load of profiles, tiers and revenue histories)."""
     today = today or dt.date.today()
     ids = list(ids) if ids is not None else store.account_ids()
-    config = config or load_config()
+    config = config or load_config(settings=store.settings)
     tiers, histories = _tiers(store, today), revenue_histories(store, ids)
     profiles = store.load_profiles(ids)
     return {aid: lifetime_value(aid, p, tiers.get(aid), histories.get(aid, {}), config, today)
