@@ -145,3 +145,14 @@ def test_slash_command_refuses_a_rep(bot: Bot, mock: MockSlack) -> None:
     bot.settle()
     assert any("Only managers" in c.params.get("text", "") for c in mock.calls("response_url"))
     assert bot.kb.store.summaries([ACME])[0].owner == "bob@example.com"
+
+
+def test_a_new_owner_without_slack_is_reported_not_lost(bot: Bot, mock: MockSlack, mia: str) -> None:
+    """dave has no Slack account: the handover stands, and the summary says which brief did not go out."""
+    bot.send(sr.slash_command_body(text="handover bob@example.com dave@example.com acme", user_id=mia,
+                                   response_url=mock.response_url()))
+    bot.settle()
+    assert bot.kb.store.summaries([ACME])[0].owner == "dave@example.com"
+    [reply] = [c for c in mock.calls("response_url") if "Handover done" in c.params.get("text", "")]
+    text = json.dumps(reply.params["blocks"])
+    assert "Not delivered" in text and "brief:acme-industrial -> dave@example.com" in text
