@@ -23,9 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from knowledge.db import YearlyRevenueRow
-from knowledge.profile import AccountProfile
-from knowledge.store import Store
+from knowledge.db import AccountRow, MetricsRow, YearlyRevenueRow
+from knowledge.profile import Metrics
+from knowledge.store import LOAD_CHUNK, Store
 
 DEFAULT_CONFIG = Path(__file__).with_name("clv.yaml")
 UNTIERED = "untiered"
@@ -167,9 +167,9 @@ def _history_growth(history: dict[int, float], today: dt.date) -> tuple[float | 
     return rate, f"history {first}-{last}"
 
 
-def _base_revenue(profile: AccountProfile, history: dict[int, float], today: dt.date) -> tuple[float | None, str]:
-    if profile.metrics.revenue is not None:
-        return float(profile.metrics.revenue), "metrics"
+def _base_revenue(metrics: Metrics, history: dict[int, float], today: dt.date) -> tuple[float | None, str]:
+    if metrics.revenue is not None:
+        return float(metrics.revenue), "metrics"
     complete = [y for y in history if y < today.year] or list(history)
     if complete:
         year = max(complete)
@@ -177,12 +177,12 @@ def _base_revenue(profile: AccountProfile, history: dict[int, float], today: dt.
     return None, "unknown"
 
 
-def lifetime_value(account_id: str, profile: AccountProfile, tier: str | None, history: dict[int, float],
+def lifetime_value(account_id: str, account: str, m: Metrics, tier: str | None, history: dict[int, float],
                    config: ClvConfig, today: dt.date) -> Clv:
-    """One account's CLV with every input and each year's discounted margin (see the module docstring)."""
-    m = profile.metrics
+    """One account's CLV from its metrics, tier and revenue history, with every input and each year's discounted
+    margin (see the module docstring)."""
     notes: list[str] = []
-    revenue, revenue_source = _base_revenue(profile, history, today)
+    revenue, revenue_source = _base_revenue(m, history, today)
     if m.profit_margin is not None:
         margin, margin_source = float(m.profit_margin), "metrics"
     else:
@@ -203,7 +203,7 @@ def lifetime_value(account_id: str, profile: AccountProfile, tier: str | None, h
     sat = 1.0 if m.satisfaction is None else max(0.0, 1 + sc.slope * (m.satisfaction - sc.neutral))
     comp = 1.0 if m.complaints is None else 1 / (1 + config.complaints.per_complaint * m.complaints)
     years = _clamp(tier_years * sat * comp, config.min_years, config.max_years)
-    clv = Clv(account_id, profile.account, None, revenue, revenue_source, margin, margin_source, growth,
+    clv = Clv(account_id, account, None, revenue, revenue_source, margin, margin_source, growth,
               growth_source, tier, round(years, 4), tier_years, round(sat, 4), round(comp, 4),
               config.discount_rate, notes=notes)
     if revenue is None:
@@ -228,10 +228,13 @@ def lifetime_value(account_id: str, profile: AccountProfile, tier: str | None, h
 def revenue_histories(store: Store, ids: Iterable[str] | None = None) -> dict[str, dict[int, float]]:
     out: dict[str, dict[int, float]] = {}
     wanted = set(ids) if ids is not None else None
+    q = select(YearlyRevenueRow.account_id, YearlyRevenueRow.year, YearlyRevenueRow.revenue)
     with store.session() as s:
-        for r in s.scalars(select(YearlyRevenueRow)):
-            if wanted is None or r.account_id in wanted:
-                out.setdefault(r.account_id, {})[r.year] = r.revenue
+        if wanted is not None and len(wanted) <= LOAD_CHUNK:
+            q = q.where(YearlyRevenueRow.account_id.in_(list(wanted)))
+        for aid, year, revenue in s.execute(q):
+            if wanted is None or aid in wanted:
+                out.setdefault(aid, {})[year] = revenue
     return out
 
 
@@ -243,22 +246,32 @@ def _tiers(store: Store, today: dt.date) -> dict[str, str]:
 
 def account_clv(store: Store, account_id: str, today: dt.date | None = None,
                 config: ClvConfig | None = None) -> Clv:
-    today = today or dt.date.today()
-    profile = store.load_profile(account_id)
-    if profile is None:
+    found = portfolio_clv(store, [account_id], today, config)
+    if account_id not in found:
         raise KeyError(account_id)
-    return lifetime_value(account_id, profile, _tiers(store, today).get(account_id),
-                          revenue_histories(store, [account_id]).get(account_id, {}),
-                          config or load_config(settings=store.settings), today)
+    return found[account_id]
+
+
+def _metrics(store: Store, ids: list[str] | None) -> dict[str, tuple[str, Metrics]]:
+    """(name, metrics) per account, in one query per chunk: no whole profiles (a manager's Home lists thousands)."""
+    fields = list(Metrics.model_fields)
+    q = select(AccountRow.id, AccountRow.name, *[getattr(MetricsRow, f) for f in fields]).outerjoin(
+        MetricsRow, MetricsRow.account_id == AccountRow.id)
+    out: dict[str, tuple[str, Metrics]] = {}
+    with store.session() as s:
+        chunks = [None] if ids is None else [ids[i:i + LOAD_CHUNK] for i in range(0, len(ids), LOAD_CHUNK)]
+        for chunk in chunks:
+            for row in s.execute(q if chunk is None else q.where(AccountRow.id.in_(chunk))):
+                out[row[0]] = (row[1], Metrics.model_construct(**dict(zip(fields, row[2:], strict=True))))
+    return out
 
 
 def portfolio_clv(store: Store, ids: Iterable[str] | None = None, today: dt.date | None = None,
                   config: ClvConfig | None = None) -> dict[str, Clv]:
-    """CLV of many accounts at once (one load of profiles, tiers and revenue histories)."""
+    """CLV of many accounts at once (one read of metrics, tiers and revenue histories), by account id."""
     today = today or dt.date.today()
-    ids = list(ids) if ids is not None else store.account_ids()
+    wanted = list(ids) if ids is not None else None
     config = config or load_config(settings=store.settings)
-    tiers, histories = _tiers(store, today), revenue_histories(store, ids)
-    profiles = store.load_profiles(ids)
-    return {aid: lifetime_value(aid, p, tiers.get(aid), histories.get(aid, {}), config, today)
-            for aid, p in profiles.items()}
+    tiers, histories = _tiers(store, today), revenue_histories(store, wanted)
+    return {aid: lifetime_value(aid, name, m, tiers.get(aid), histories.get(aid, {}), config, today)
+            for aid, (name, m) in _metrics(store, wanted).items()}

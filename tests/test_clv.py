@@ -62,7 +62,8 @@ def test_revenue_and_growth_from_history_margin_assumed(tmp_path: Path) -> None:
     text = (Path(__file__).parents[1] / "skills" / "clv.yaml").read_text().replace("fade: 0.80", "fade: 1.0")
     cfg.write_text(text)
     profile = AccountProfile.model_validate({"account": "Tiny", "owner": "alice@example.com"})
-    c = lifetime_value("tiny", profile, None, {2023: 1000.0, 2025: 1210.0, 2026: 50.0}, load_config(cfg), TODAY)
+    history = {2023: 1000.0, 2025: 1210.0, 2026: 50.0}
+    c = lifetime_value("tiny", profile.account, profile.metrics, None, history, load_config(cfg), TODAY)
     assert (c.base_revenue, c.revenue_source) == (1210.0, "history 2025")  # 2026 is not over yet
     assert c.growth == pytest.approx(0.10) and c.growth_source == "history 2023-2025"
     assert (c.margin, c.margin_source) == (0.15, "assumed") and any("assumed" in n for n in c.notes)
@@ -72,11 +73,11 @@ def test_revenue_and_growth_from_history_margin_assumed(tmp_path: Path) -> None:
 def test_no_revenue_no_value_and_clamped_growth() -> None:
     config = load_config()
     bare = AccountProfile.model_validate({"account": "Bare", "owner": "a@example.com"})
-    c = lifetime_value("bare", bare, "key", {}, config, TODAY)
+    c = lifetime_value("bare", bare.account, bare.metrics, "key", {}, config, TODAY)
     assert c.value is None and "unknown" in c.summary()
     fast = AccountProfile.model_validate({"account": "Fast", "owner": "a@example.com",
                                           "metrics": {"revenue": 100, "growth": 3.0, "profit_margin": 0.5}})
-    c = lifetime_value("fast", fast, "opportunity", {}, config, TODAY)
+    c = lifetime_value("fast", fast.account, fast.metrics, "opportunity", {}, config, TODAY)
     assert c.growth == 0.25 and any("clamped" in n for n in c.notes) and c.years == 3
 
 
