@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from knowledge.quality import quality
 from knowledge.settings import Settings
 from knowledge.store import Store
 
+log = logging.getLogger(__name__)
 SOURCE = "handover"
 DECISION_ROLES = ("decision_maker", "economic_buyer", "champion", "blocker")
 ROLE_TITLES = {"decision_maker": "decides", "economic_buyer": "buys (economic buyer)", "champion": "champion",
@@ -251,9 +253,16 @@ def _move_cases(store: Store, account_ids: list[str], old: Person, new: Person) 
 
 def _open_cases(store: Store, account_id: str) -> list[dict[str, Any]] | None:
     """The account's open cases, when the cases feature offers `open_cases(store, account_ids)`; else None."""
+    import inspect
+
     cases = cases_module()
     lister = getattr(cases, "open_cases", None) if cases else None
     if lister is None:
+        return None
+    try:
+        inspect.signature(lister).bind(store, [account_id])
+    except TypeError:  # another shape than open_cases(store, account_ids): leave the list out, say so in the log
+        log.warning("skills.cases.open_cases does not take (store, account_ids): no case list in handover briefs")
         return None
     return [c.to_json() if hasattr(c, "to_json") else asdict(c) if hasattr(c, "__dataclass_fields__") else dict(c)
             for c in lister(store, [account_id])]
@@ -308,43 +317,47 @@ def decision_unit(profile: AccountProfile) -> list[DecisionPerson]:
     return out
 
 
-def _tier_why(store: Store, account_id: str, today: dt.date) -> tuple[str | None, list[str]]:
+def tier_reasons(store: Store, settings: Settings, account_ids: list[str],
+                 today: dt.date) -> dict[str, tuple[str | None, list[str]]]:
+    """Per account: the tier in force and why, in a few lines of `kam tiers explain` (the portfolio scored once)."""
     try:
-        from skills.tiering.config import TieringConfigError, load_config
-        from skills.tiering.history import explain
+        from skills.tiering.config import TieringConfigError, config_path, load_config
+        from skills.tiering.history import explain_many
     except ImportError:
-        return None, []
+        return {}
     try:
-        e = explain(store, load_config(), account_id, today)
-    except (KeyError, TieringConfigError):
-        return None, []
-    why = [f"{a.axis} {a.score:.2f}: {a.note}" if a.score is not None else a.note for a in e.axes]
-    top = sorted((f for f in e.factors if f.contribution), key=lambda f: -(f.contribution or 0))[:3]
-    if top:
-        why.append("biggest contributions: " + ", ".join(f"{f.label} {f.value}" for f in top))
-    why += [n for n in e.notes if n.startswith(("override", "not reviewed", "scores say"))]
-    return e.tier, why
+        explained = explain_many(store, load_config(config_path(settings)), account_ids, today)
+    except (KeyError, TieringConfigError) as exc:
+        log.warning("no tier reasons in handover briefs: %s", exc)
+        return {}
+    out = {}
+    for aid, e in explained.items():
+        why = [f"{a.axis} {a.score:.2f}: {a.note}" if a.score is not None else a.note for a in e.axes]
+        top = sorted((f for f in e.factors if f.contribution), key=lambda f: -(f.contribution or 0))[:3]
+        if top:
+            why.append("biggest contributions: " + ", ".join(f"{f.label} {f.value}" for f in top))
+        why += [n for n in e.notes if n.startswith(("override", "not reviewed", "scores say"))]
+        out[aid] = (e.tier, why)
+    return out
 
 
 def brief(store: Store, settings: Settings, account_id: str, previous_owner: str, new_owner: str,
-          today: dt.date) -> Brief:
+          today: dt.date, *, reasons: tuple[str | None, list[str]] | None = None, clv: str | None = None) -> Brief:
+    """One account's brief; `reasons` and `clv` when the caller computed them for many accounts at once."""
     profile = store.load_profile(account_id)
     if profile is None:
         raise KeyError(account_id)
     q = quality(profile, settings.kam_required_fields, today, settings.kam_stale_days)
-    tier, why = _tier_why(store, account_id, today)
+    tier, why = reasons if reasons is not None else tier_reasons(store, settings, [account_id], today).get(
+        account_id, (None, []))
     interactions = sorted(profile.interactions, key=lambda i: i.date, reverse=True)[:RECENT]
     notes = sorted(profile.notes, key=lambda n: n.date, reverse=True)[:RECENT]
     rivals = [{"name": i.name, "kind": "supplier", "share": i.share, "notes": i.notes}
               for i in profile.suppliers.items]
     rivals += [{"name": i.name, "kind": "competitor", "share": None, "notes": i.notes}
                for i in profile.competitors.items]
-    try:
-        from skills.clv import account_clv
-
-        clv = account_clv(store, account_id, today).summary()
-    except (ImportError, ValueError):
-        clv = None
+    if clv is None:
+        clv = _values(store, [account_id], today).get(account_id)
     return Brief(
         account_id, profile.account, previous_owner, new_owner, tier, why, decision_unit(profile),
         [{"date": d.date.isoformat(), "kind": d.kind, "title": d.title}
@@ -355,9 +368,24 @@ def brief(store: Store, settings: Settings, account_id: str, previous_owner: str
         profile.metrics.purchase_share, rivals, list(q.missing), list(q.stale), round(q.overall, 2), clv)
 
 
+def _values(store: Store, account_ids: list[str], today: dt.date) -> dict[str, str]:
+    """Lifetime value lines (skills/clv.py); none when its parameters are broken (the handover goes on)."""
+    from skills.clv import ClvConfigError, portfolio_clv
+
+    try:
+        return {aid: c.summary() for aid, c in portfolio_clv(store, account_ids, today).items()}
+    except ClvConfigError as exc:
+        log.warning("no lifetime values in handover briefs: %s", exc)
+        return {}
+
+
 def briefs(store: Store, settings: Settings, account_ids: Iterable[str], previous_owner: str, new_owner: str,
            today: dt.date) -> list[Brief]:
-    return [brief(store, settings, aid, previous_owner, new_owner, today) for aid in account_ids]
+    ids = list(account_ids)
+    reasons = tier_reasons(store, settings, ids, today)
+    values = _values(store, ids, today)
+    return [brief(store, settings, aid, previous_owner, new_owner, today, reasons=reasons.get(aid, (None, [])),
+                  clv=values.get(aid)) for aid in ids]
 
 
 # ------------------------------------------------------------------------------------------- from history

@@ -498,19 +498,33 @@ def _describe(config: TieringConfig, factor: str, portfolio_size: int) -> str:
 
 def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date | None = None) -> Explanation:
     """Each factor's raw value, normalised value, weight and contribution, and how close each boundary is."""
+    return explain_many(store, config, [account_id], today)[account_id]
+
+
+def explain_many(store: Store, config: TieringConfig, account_ids: list[str],
+                 today: dt.date | None = None) -> dict[str, Explanation]:
+    """`explain` for several accounts, scoring the portfolio once (a handover briefs dozens of accounts)."""
     today = today or dt.date.today()
     portfolio = load_portfolio(store, today, config.growth_from_history)
     pos = portfolio.position()
-    if account_id not in pos:
-        raise KeyError(account_id)
-    i = pos[account_id]
+    for account_id in account_ids:
+        if account_id not in pos:
+            raise KeyError(account_id)
     scores = score(portfolio, config)
     with store.engine.connect() as conn:
         prior, codes = _prior(conn, portfolio)
         overrides = _active_overrides(conn, today)
         expired = _active_overrides(conn, today, include_expired=True)
+        names = _names(conn, list(account_ids))
     placement = place(scores, config, prior)
-    status = next((s for s in listing(store, today, {account_id})), None)
+    statuses = {s.id: s for s in listing(store, today, set(account_ids))}
+    return {aid: _explain_one(store, config, aid, pos[aid], portfolio, scores, placement, codes, overrides, expired,
+                              statuses.get(aid), names[aid]) for aid in account_ids}
+
+
+def _explain_one(store: Store, config: TieringConfig, account_id: str, i: int, portfolio: Portfolio, scores: Scores,
+                 placement: Placement, codes: np.ndarray, overrides: dict, expired: dict, status: TierStatus | None,
+                 name_owner: tuple[str, str]) -> Explanation:
     notes: list[str] = []
     factors: list[FactorExplanation] = []
     for axis in AXES:
@@ -568,8 +582,7 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
         notes.append(f"override: {ov.tier} by {ov.by} ({ov.reason})" + (f" until {ov.until}" if ov.until else ""))
     if codes[i] < 0:
         notes.append("not reviewed yet: run `kam tiers review`")
-    with store.engine.connect() as conn:
-        name, owner = _names(conn, [account_id])[account_id]
+    name, owner = name_owner
     return Explanation(name, account_id, owner, status.tier if status else None,
                        TIERS[codes[i]] if codes[i] >= 0 else None, TIERS[placement.tier[i]],
                        status.previous_tier if status else None, ov.to_json() if ov else None, axes, factors,
