@@ -255,3 +255,19 @@ def test_history_rows_are_source_handover(sample_kb) -> None:
                                                         ProfileChangeRow.source == "handover")).all()
     assert {r.path for r in rows} == {"team"} and all(r.actor == MIA for r in rows)
     assert rows[0].origin == f"handover {BOB} -> {ALICE}"
+
+
+def test_tier_reasons_score_the_portfolio_once_and_match_explain(sample_kb) -> None:
+    from skills.tiering.config import load_config
+    from skills.tiering.history import explain, explain_many, review
+
+    settings, store, _ = sample_kb
+    review(store, load_config(), today=TODAY)
+    ids = [ACME, HANSHAN, CASCADE]
+    many = explain_many(store, load_config(), ids, TODAY)
+    assert all(many[a] == explain(store, load_config(), a, TODAY) for a in ids)
+    with pytest.raises(KeyError):
+        explain_many(store, load_config(), [ACME, "no-such-account"], TODAY)
+    result = handover(store, settings, BOB, ALICE, ["acme", "cascade"], MIA, today=TODAY)
+    for b in result.briefs:
+        assert b.tier == many[b.account_id].tier and b.tier_why[0].startswith("importance ")
