@@ -37,7 +37,8 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
             from bot.handlers_handover import home_blocks
 
             ids = [a.account_id for members in portfolio.tiers.values() for a in members]
-            view["blocks"] = (view["blocks"][:2] + home_blocks(ctx, person, ids) + view["blocks"][2:])[:100]
+            extra = home_blocks(ctx, person, ids)[:max(0, 100 - len(view["blocks"]))]  # Slack's 100 blocks
+            view["blocks"] = view["blocks"][:2] + extra + view["blocks"][2:]
     ctx.client.views_publish(user_id=user_id, view=view)
     return view
 
