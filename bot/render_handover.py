@@ -72,7 +72,8 @@ def brief_blocks(b: Brief, label: Label = str) -> tuple[str, list[Block]]:
 
 def summary_blocks(r: HandoverResult, names: dict[str, str], label: Label = str) -> tuple[str, list[Block]]:
     """What the person who made the handover is told."""
-    text = (f"Handover done: {len(r.owner_changed)} accounts from {label(r.from_email)} to {label(r.to_email)}")
+    n = len(r.owner_changed)
+    text = f"Handover done: {n} account{'s' * (n != 1)} from {label(r.from_email)} to {label(r.to_email)}"
     accounts = ", ".join(escape(names.get(a, a)) for a in r.owner_changed) or "none"
     lines = [f"*Owner changed:* {accounts}"]
     if r.team_changed:

@@ -44,7 +44,8 @@ def handover(from_email: str = typer.Option(..., "--from", help="the rep handing
     if as_json:
         print_json({**result.to_json(), "delivery": delivery.to_json()})
         return
-    console.print(f"handed over {len(result.owner_changed)} accounts from {result.from_email} to {result.to_email}"
+    n = len(result.owner_changed)
+    console.print(f"handed over {n} account{'s' * (n != 1)} from {result.from_email} to {result.to_email}"
                   + (f" (team seat on {len(result.team_changed)} more)" if result.team_changed else ""),
                   highlight=False)
     for aid in result.accounts:

@@ -32,7 +32,7 @@ from knowledge.store import Store
 log = logging.getLogger(__name__)
 SOURCE = "handover"
 DECISION_ROLES = ("decision_maker", "economic_buyer", "champion", "blocker")
-ROLE_TITLES = {"decision_maker": "decides", "economic_buyer": "buys (economic buyer)", "champion": "champion",
+ROLE_TITLES = {"decision_maker": "decision maker", "economic_buyer": "economic buyer", "champion": "champion",
                "blocker": "blocker"}
 RECENT = 5  # interactions and notes in a brief
 

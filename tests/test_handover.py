@@ -98,7 +98,7 @@ def test_cli_named_accounts_and_console_brief(sample_kb) -> None:
     settings, store, _ = sample_kb
     run = kam(settings.kam_home, "handover", "--from", BOB, "--to", ALICE, "--as", ADA, "--accounts", "acme")
     assert run.returncode == 0, run.stderr
-    assert "handed over 1 accounts" in run.stdout and "Acme Industrial" in run.stdout
+    assert "handed over 1 account from" in run.stdout and "Acme Industrial" in run.stdout
     text = " ".join(run.stdout.split())
     # no Slack token: the brief goes to the console, whole
     assert "DM alice@example.com" in text and "Karen Doyle" in text and "Siemens: 55% share" in text

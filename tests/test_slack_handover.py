@@ -92,7 +92,7 @@ def test_home_button_modal_submission_sends_briefs_and_summary(bot: Bot, mock: M
     assert "Open key dates" in text and "2027-01-10" in text and "Gaps to fill" in text
     [summary] = _dms(mock, mia)
     assert_valid_blocks(summary["blocks"])
-    assert "Handover done: 1 accounts" in summary["text"]
+    assert "Handover done: 1 account from" in summary["text"]
     assert "Acme Industrial" in json.dumps(summary["blocks"], ensure_ascii=False)
 
 
