@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -223,6 +224,25 @@ def lifetime_value(account_id: str, account: str, m: Metrics, tier: str | None, 
         clv.yearly.append(YearValue(t, rev, cash, discounted, round(fraction, 4)))
     clv.value = total
     return clv
+
+
+def clv_column(revenue: np.ndarray, margin: np.ndarray, growth: np.ndarray, satisfaction: np.ndarray,
+               complaints: np.ndarray, config: ClvConfig) -> np.ndarray:
+    """`lifetime_value` over whole columns (NaN = unknown), with the `untiered` relationship length: the tiering
+    factor `clv`, which cannot depend on the tier it helps to decide. Unknown revenue gives NaN."""
+    sc, gc = config.satisfaction, config.growth
+    m = np.where(np.isnan(margin), config.default_margin, margin)
+    g = np.clip(np.nan_to_num(growth, nan=0.0), gc.min, gc.max)
+    sat = np.where(np.isnan(satisfaction), 1.0, np.maximum(0.0, 1 + sc.slope * (satisfaction - sc.neutral)))
+    comp = np.where(np.isnan(complaints), 1.0, 1 / (1 + config.complaints.per_complaint * complaints))
+    years = np.clip(config.years_for(None) * sat * comp, config.min_years, config.max_years)
+    total, rev = np.zeros(revenue.shape), revenue.astype(np.float64)
+    for t in range(1, int(math.ceil(float(years.max(initial=0.0)))) + 1):
+        rev = rev * (1 + g)
+        g = g * gc.fade
+        fraction = np.clip(years - (t - 1), 0.0, 1.0)  # whole years, then the part of the last one
+        total += fraction * m * rev / (1 + config.discount_rate) ** t
+    return total
 
 
 def revenue_histories(store: Store, ids: Iterable[str] | None = None) -> dict[str, dict[int, float]]:

@@ -117,3 +117,34 @@ def test_ask_lifetime_value(sample_kb, question: str) -> None:
     assert answer.status == "answered", answer.answer
     assert "2.2M" in answer.answer and "3.4" in answer.answer
     assert [s.id for s in answer.sources] == [f"{ACME}:clv"]
+
+
+def _clv_tiering(tmp_path: Path) -> Path:
+    """The default tiering.yaml with lifetime value on the importance axis (docs/clv.md, "As a tiering factor")."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parents[1] / "tiering.yaml").read_text())
+    data["importance"]["factors"]["clv"] = {"weight": 0.25, "normalise": "portfolio", "method": "percentile"}
+    path = tmp_path / "tiering-clv.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_tiering_factor_off_by_default_on_when_configured(sample_kb, tmp_path: Path) -> None:
+    from skills.tiering.config import load_config as load_tiering
+    from skills.tiering.history import explain, review
+    from skills.tiering.scoring import CLV, load_portfolio
+
+    settings, store, _ = sample_kb
+    assert not load_tiering().uses_clv  # the shipped config does not use it ...
+    assert all(v != v for v in load_portfolio(store, TODAY).raw[:, CLV])  # ... so it is not even computed (NaN)
+    config = load_tiering(_clv_tiering(tmp_path))
+    assert config.uses_clv
+    review(store, config, today=TODAY)
+    e = explain(store, config, ACME, TODAY)
+    [f] = [f for f in e.factors if f.factor == "clv"]
+    # the untiered length whatever the tier (a factor cannot depend on the tier it decides): the value above
+    assert f.axis == "importance" and f.raw == pytest.approx(ACME_CLV, abs=1.0) and f.value == "2.16M"
+    assert f.source.startswith("derived") and f.contribution is not None
+    cli = kam(settings.kam_home, "tiers", "what-if", "--config", str(_clv_tiering(tmp_path)), "--json")
+    assert cli.returncode == 0, cli.stderr
