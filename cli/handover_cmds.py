@@ -7,6 +7,7 @@ import os
 
 import typer
 
+from cli import demo_cmd
 from cli.context import console, ctx, fail, notifier, print_json
 
 
@@ -71,18 +72,34 @@ def _resolver():  # noqa: ANN202 - a name -> id function
 
 
 def _sync_index(account_ids: list[str]) -> None:
-    """The owner shows in search results: re-index the accounts, unless another process (the bot) owns the
-    index; that process then syncs the changed revisions itself."""
-    from knowledge.index import Index, IndexBusy
-
-    try:
-        index = Index(ctx().settings)
-    except IndexBusy:
-        return
-    try:
+    """The owner shows in search results: re-index the accounts, unless another process (the bot, a demo) owns
+    the index; the next sync there picks up the changed revisions (only accounts whose revision moved)."""
+    index = ctx().index
+    if not index.read_only:
         index.sync(ctx().store, accounts=account_ids)
-    finally:
-        index.close()
+
+
+@demo_cmd.command("handover", "handover FROM TO [ACCOUNT, ...]: hand a rep's accounts to another (managers, admins)")
+def _demo_handover(state: dict, arg: str) -> None:
+    from bot.handover_notify import send_handover
+    from bot.notifier import ConsoleNotifier
+    from skills.handover import HandoverError
+    from skills.handover import handover as do_handover
+
+    parts = arg.split(maxsplit=2)
+    if len(parts) < 2:
+        console.print("usage: handover FROM TO [ACCOUNT, ...]  (emails; accounts comma separated, default all)")
+        return
+    accounts = [a for a in parts[2].split(",") if a.strip()] if len(parts) > 2 else None
+    store = ctx().store
+    try:
+        result = do_handover(store, ctx().settings, parts[0], parts[1], accounts, state["user"], resolve=_resolver())
+    except HandoverError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        return
+    _sync_index(result.accounts)
+    names = {s.id: s.name for s in store.summaries(result.accounts)}
+    send_handover(ConsoleNotifier(), result, names, full_text=True)  # what the new owner and you would get
 
 
 def register(app: typer.Typer) -> None:
