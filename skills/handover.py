@@ -173,12 +173,17 @@ def plan(store: Store, from_ident: str, to_ident: str, accounts: Sequence[str] |
 
 
 # ------------------------------------------------------------------------------------------- the change
+def _ident(value: str) -> str:
+    """Owner and team ids as the store keeps them: emails lower case, Slack ids as given."""
+    return value.lower() if "@" in value else value
+
+
 def _new_team(profile: AccountProfile, old: Person, new: Person, owner_moves: bool) -> list[str]:
     old_ids, new_ids = _idents(old), _idents(new)
-    new_owns = (profile.owner.lower() if "@" in profile.owner else profile.owner) in new_ids
+    new_owns = _ident(profile.owner) in new_ids
     team: list[str] = []
     for member in profile.team:
-        ident = member.lower() if "@" in member else member
+        ident = _ident(member)
         if ident in old_ids:
             if not owner_moves and not new_owns:
                 team.append(new.email)  # the leaving rep's seat on the team goes to the new owner
@@ -244,11 +249,12 @@ def cases_module() -> Any | None:
 
 
 def _move_cases(store: Store, account_ids: list[str], old: Person, new: Person) -> int | None:
+    """Open cases reassigned (None: the cases feature is not installed)."""
     cases = cases_module()
     reassign = getattr(cases, "reassign_open_cases", None) if cases else None
     if reassign is None:
         return None
-    return int(reassign(store, account_ids, old.email, new.email))
+    return int(reassign(store, account_ids, old.email, new.email)) if account_ids else 0
 
 
 def _open_cases(store: Store, account_id: str) -> list[dict[str, Any]] | None:
@@ -274,19 +280,20 @@ def handover(store: Store, settings: Settings, from_ident: str, to_ident: str, a
     today = today or dt.date.today()
     old, new, by, ids = plan(store, from_ident, to_ident, accounts, by_ident, resolve)
     origin = f"handover {old.email} -> {new.email}"
-    owner_changed, team_changed = [], []
     old_ids = _idents(old)
+    profiles = store.load_profiles(ids)
+    owner_changed = [a for a in ids if _ident(profiles[a].owner) in old_ids]
+    team_changed = [a for a in ids if a not in owner_changed]
+    # what hangs off the ownership moves first: run again after a failure, the accounts not yet edited are still
+    # held by the leaving rep and are picked up, and nothing of the ones already done is left behind
+    nudges, snoozes = _move_nudges(store, set(owner_changed), old, new)
+    cases = _move_cases(store, owner_changed, old, new)
     for aid in ids:
-        profile = store.load_profile(aid)
-        assert profile is not None
-        owner_moves = (profile.owner.lower() if "@" in profile.owner else profile.owner) in old_ids
-        fields: dict[str, Any] = {"team": _new_team(profile, old, new, owner_moves) or None}
+        owner_moves = aid in owner_changed
+        fields: dict[str, Any] = {"team": _new_team(profiles[aid], old, new, owner_moves) or None}
         if owner_moves:
             fields["owner"] = new.email
         store.edit_profile(aid, fields, source=SOURCE, actor=by.email, origin=origin)
-        (owner_changed if owner_moves else team_changed).append(aid)
-    nudges, snoozes = _move_nudges(store, set(owner_changed), old, new)
-    cases = _move_cases(store, owner_changed, old, new) if owner_changed else None
     result = HandoverResult(old.email, new.email, by.email, ids, owner_changed, team_changed,
                             sum(nudges.values()), sum(snoozes.values()), cases)
     result.briefs = briefs(store, settings, owner_changed, old.email, new.email, today)

@@ -271,3 +271,31 @@ def test_tier_reasons_score_the_portfolio_once_and_match_explain(sample_kb) -> N
     result = handover(store, settings, BOB, ALICE, ["acme", "cascade"], MIA, today=TODAY)
     for b in result.briefs:
         assert b.tier == many[b.account_id].tier and b.tier_why[0].startswith("importance ")
+
+
+def test_a_handover_stopped_half_way_is_finished_by_running_it_again(sample_kb,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, store, _ = sample_kb
+    day = dt.date(2026, 12, 11)
+    nudges = [n for n in due_on(store, settings, day, recipient=BOB) if n.account_id == ACME]
+    claimed = ledger.claim(store, [(ledger.Key(n.kind, n.subject, n.occurrence, BOB), n.to_json(), False, day)
+                                   for n in nudges], ledger.new_claim_token())
+    ledger.mark_sent(store, [c.id for c in claimed], "D0BOB", "1.0")
+    owned = _bobs_accounts(store)
+    real_edit, calls = store.edit_profile, []
+
+    def failing_edit(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the store's signature
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real_edit(*args, **kwargs)
+
+    monkeypatch.setattr(store, "edit_profile", failing_edit)
+    with pytest.raises(RuntimeError):
+        handover(store, settings, BOB, ALICE, None, MIA, today=TODAY)
+    monkeypatch.setattr(store, "edit_profile", real_edit)
+    assert store.summaries([calls[0]])[0].owner == ALICE and _bobs_accounts(store)  # half done
+    handover(store, settings, BOB, ALICE, None, MIA, today=TODAY)
+    assert not _bobs_accounts(store) and all(store.summaries([a])[0].owner == ALICE for a in owned)
+    assert {n["subject"] for n in ledger.open_nudges(store, ALICE, day)} == {n.subject for n in nudges}
+    assert not ledger.open_nudges(store, BOB, day)
