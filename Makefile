@@ -35,3 +35,4 @@ bench: install  ## every benchmark (about 45 minutes on 2 cores); figures go to 
 	$(BIN)/python bench/slack_http.py
 	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/continuity.py

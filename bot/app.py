@@ -89,7 +89,7 @@ class Workers:
 
 
 # Features written elsewhere that add their own listeners with `register(app, kb)`; absent modules are skipped.
-FEATURE_MODULES = ("bot.handlers_tiers", "bot.handlers_nudges", "bot.handlers_cases")
+FEATURE_MODULES = ("bot.handlers_tiers", "bot.handlers_nudges", "bot.handlers_cases", "bot.handlers_handover")
 
 
 def create_app(kb: KnowledgeBase, settings: Settings, notifier: Notifier | None = None, *,

@@ -30,7 +30,7 @@ from skills.portfolio import current_tier_map, my_portfolio, upcoming_dates
 
 log = logging.getLogger("kam.bot")
 
-SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "edit", "case", "help")
+SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "edit", "case", "handover", "help")
 DIMENSION_ALIASES = {"org": "organisation", "organization": "organisation", "competition": "competitors",
                      "supplier": "suppliers", "customers": "downstream", "finances": "finance",
                      "financials": "finance", "competitor": "competitors"}
@@ -127,6 +127,10 @@ def register(app: App, ctx: BotContext) -> None:
                     from bot.handlers_cases import command_case
 
                     command_case(ctx, person, rest, channel, respond)
+                elif sub == "handover":
+                    from bot.handlers_handover import command_handover
+
+                    command_handover(ctx, person, rest, body.get("trigger_id") or "", respond)
             except Exception:
                 log.exception("/kam %s failed", sub)
                 respond(text="Sorry, that did not work. Please try again in a moment.", response_type="ephemeral")

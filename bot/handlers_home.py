@@ -31,7 +31,14 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
     if person is None:
         view = unknown_home_view()
     else:
-        view = home_view(my_portfolio(ctx.store, ctx.settings, person, ctx.day()), ctx.owner_label, page)
+        portfolio = my_portfolio(ctx.store, ctx.settings, person, ctx.day())
+        view = home_view(portfolio, ctx.owner_label, page)
+        if page == 0:  # the handover button and lifetime values (bot/handlers_handover.py), under the title
+            from bot.handlers_handover import home_blocks
+
+            ids = [a.account_id for members in portfolio.tiers.values() for a in members]
+            extra = home_blocks(ctx, person, ids)[:max(0, 100 - len(view["blocks"]))]  # Slack's 100 blocks
+            view["blocks"] = view["blocks"][:2] + extra + view["blocks"][2:]
     ctx.client.views_publish(user_id=user_id, view=view)
     return view
 

@@ -39,6 +39,7 @@ suppliers, downstream).
 • `/kam edit <account> [dimension|contacts|metrics|dates]`: change a profile in a form.
 • `/kam case <account>: <what happened>`: open a service case (add `high` or `low` before \
 the colon); it is handled in a thread, within the service levels of the account's tier.
+• `/kam handover [FROM TO [accounts]]`: managers and admins hand a rep's accounts to another rep.
 • `/kam help`: this message.
 Replies are only visible to you; start with `share` (e.g. `/kam share account Acme`) to post them in the channel.
 The *Home* tab shows your portfolio: accounts by tier, next key dates, overdue accounts and profile gaps."""

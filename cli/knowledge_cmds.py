@@ -173,9 +173,14 @@ def dimension_named(text: str | None) -> str | None:
 
 def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts in this tier"),
              owner: str | None = typer.Option(None, "--owner", help="only accounts owned by this email/Slack id"),
+             sort: str = typer.Option("name", "--sort", help="name | clv (lifetime value, highest first)"),
              as_json: bool = typer.Option(False, "--json")) -> None:
-    """List accounts with owner, completeness and freshness."""
+    """List accounts with owner, completeness, freshness and lifetime value."""
     from knowledge.quality import quality
+    from skills.clv import ClvConfigError, portfolio_clv
+
+    if sort not in ("name", "clv"):
+        fail(f"--sort must be name or clv, not {sort!r}")
 
     store, settings = ctx().store, ctx().settings
     tiers = _current_tiers()
@@ -191,13 +196,25 @@ def accounts(tier: str | None = typer.Option(None, "--tier", help="only accounts
         rows.append({"id": s.id, "account": s.name, "aliases": s.aliases, "owner": s.owner, "team": s.team,
                      "industry": s.industry, "region": s.region, "tier": tiers.get(s.id),
                      "completeness": round(q.overall, 2), "stale_dimensions": q.stale, "source": s.source})
+    try:
+        values = portfolio_clv(store, [r["id"] for r in rows], today)
+    except ClvConfigError as exc:
+        fail(str(exc))
+    for r in rows:
+        value = values[r["id"]].value
+        r["clv"] = round(value, 2) if value is not None else None
+    if sort == "clv":  # highest first; unknown values last
+        rows.sort(key=lambda r: (r["clv"] is None, -(r["clv"] or 0)))
     if as_json:
         print_json(rows)
         return
-    table = Table("account", "owner", "tier", "complete", "stale", "industry")
+    from skills.clv import money
+
+    table = Table("account", "owner", "tier", "complete", "stale", "lifetime value", "industry")
     for r in rows:
         table.add_row(r["account"], r["owner"], r["tier"] or "-", f"{r['completeness']:.0%}",
-                      ", ".join(r["stale_dimensions"]) or "-", r["industry"] or "-")
+                      ", ".join(r["stale_dimensions"]) or "-", money(r["clv"]) if r["clv"] is not None else "-",
+                      r["industry"] or "-")
     console.print(table)
     console.print(f"{len(rows)} accounts")
 
@@ -233,6 +250,7 @@ def show(account: str = typer.Argument(..., help="account name, alias, short or 
                            "age_days": q.age_days, "stale": q.stale}
         data["documents"] = [{"id": d.id, "title": d.title, "dimension": d.dimension, "dated": d.dated}
                              for d in store.documents(account_id) if not dimension or d.dimension == dimension]
+        data["clv"] = _clv(account_id).to_json()
         print_json(data)
         return
     console.print(f"[bold]{profile.account}[/]" + (f" ({', '.join(profile.aliases)})" if profile.aliases else "")
@@ -261,8 +279,18 @@ def show(account: str = typer.Argument(..., help="account name, alias, short or 
         if profile.interactions:
             last = profile.interactions[-1]
             console.print(f"\n[bold cyan]Last contact[/] {last.date} {last.kind} by {last.by or '?'}", highlight=False)
+        console.print(f"\n[bold cyan]Lifetime value[/] {_clv(account_id).summary()}", highlight=False)
         if q.missing:
             console.print(f"\n[yellow]missing:[/] {', '.join(q.missing)}", highlight=False)
+
+
+def _clv(account_id: str):  # noqa: ANN202 - skills.clv.Clv
+    from skills.clv import ClvConfigError, account_clv
+
+    try:
+        return account_clv(ctx().store, account_id)
+    except ClvConfigError as exc:
+        fail(str(exc))
 
 
 def search(text: str = typer.Argument(..., help="what to look for"),

@@ -12,6 +12,7 @@ from cli import (
     cases_cmds,
     demo_cmd,
     errors,
+    handover_cmds,
     history_cmds,
     knowledge_cmds,
     rivals_cmds,
@@ -32,6 +33,7 @@ schedule_cmds.register(app)
 slack_sim_cmd.register(app)
 cases_cmds.register(app)
 rivals_cmds.register(app)
+handover_cmds.register(app)
 
 
 def run() -> None:

@@ -74,14 +74,17 @@ def explain_cmd(account: str = typer.Argument(..., help="account name, alias or 
                 config: Path | None = typer.Option(None, "--config", help="explain under another tiering config"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Why an account is in its tier: each factor's raw and normalised value, weight, contribution; boundaries."""
+    from cli.knowledge_cmds import _clv
     from skills.tiering.history import explain
 
     account_id = _resolve(account)
     result = explain(ctx().store, _config(config), account_id)
+    clv = _clv(account_id)  # the value over the relationship, beside the tier (docs/clv.md)
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "clv": clv.to_json()})
         return
     print_explanation(result)
+    console.print(f"\n[bold cyan]lifetime value[/] {clv.summary()}", highlight=False)
 
 
 def print_explanation(e: Explanation) -> None:

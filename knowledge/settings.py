@@ -98,6 +98,8 @@ class Settings(BaseSettings):
 
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
+    # --- lifetime value: discount rate, relationship length, ... (None: skills/clv.yaml; see docs/clv.md) ---
+    kam_clv_config: Path | None = None
 
     # --- service cases: response / resolution targets per tier and severity (None: skills/cases.yaml; docs/cases.md)
     kam_cases_config: Path | None = None

@@ -352,7 +352,7 @@ def test_cli_tiers_review_list_explain_override_what_if(cli, tmp_path: Path):
     assert hanshan["tier"] == "key" and hanshan["importance"] > 0.5 and hanshan["previous_tier"] is None
 
     e = json.loads(cli("tiers", "explain", "Hanshan Packaging Co.", "--json").stdout)
-    assert e["tier"] == "key" and {f["factor"] for f in e["factors"]} == set(FACTORS)
+    assert e["tier"] == "key" and {f["factor"] for f in e["factors"]} == set(FACTORS) - {"clv"}  # off by default
     assert "weight" in e["factors"][0] and "contribution" in e["factors"][0]
     assert "tech cooperation" in cli("tiers", "explain", "hanshan-packaging-co").stdout
 

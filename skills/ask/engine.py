@@ -18,6 +18,7 @@ from knowledge.kb import KnowledgeBase
 from knowledge.lexical import query_tokens
 from knowledge.profile import Person
 from knowledge.retrieval import Hit, hybrid_search
+from skills.ask import continuity
 from skills.ask import evidence as ev
 from skills.ask import portfolio_answers as pa
 from skills.ask import portfolio_query as pq
@@ -136,6 +137,8 @@ def offline_answer(kb: KnowledgeBase, question: str, asker: str, conversation_id
             trace.portfolio = "rivals"  # about many accounts: no follow-up memory of one
             return rivals, trace
         q.concepts.remove("rival_gaining")
+    if continuity.INHERITED in q.concepts:  # "what did I inherit from Bob?": about a person, not an account
+        return continuity.inherited_answer(store, person, question, lang), trace
 
     accounts = list(g.accounts)
     for c in g.contacts:  # "who is Zhang Min?": the contact's account
@@ -424,6 +427,10 @@ def _part(kb: KnowledgeBase, fx: AccountFacts, kind: str, q: Query, today: dt.da
         from skills.ask.case_answers import cases_part
 
         return cases_part(kb, fx, kind, q, today)
+    if kind == "clv":
+        return continuity.clv_part(kb.store, fx, today)
+    if kind == "handover:previous_owners":
+        return continuity.owners_part(kb.store, fx)
     return None  # topic:* and attr:* without a named contact: documents, or the caller's fallback
 
 

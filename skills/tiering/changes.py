@@ -41,7 +41,7 @@ def fmt_value(factor: str, value: float | None) -> str:
         return f"{value:g}/5"
     if factor == "complaints":
         return f"{value:.0f}"
-    if factor == "revenue":
+    if factor in ("revenue", "clv"):
         for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
             if abs(value) >= size:
                 return f"{value / size:.3g}{unit}"
@@ -77,7 +77,7 @@ def score_drivers(axes: list[str], axis_of: dict[str, str], raw: list[float | No
         if axis not in axes or c is None:
             continue
         sign = 1.0 if up[axis] else -1.0
-        if old_contrib is not None and _num(old_contrib[j]) is not None:
+        if old_contrib is not None and j < len(old_contrib) and _num(old_contrib[j]) is not None:
             delta = (c - _num(old_contrib[j])) * sign  # type: ignore[operator]
             if delta > 1e-9:
                 ranked.append((delta, factor))
@@ -87,7 +87,9 @@ def score_drivers(axes: list[str], axis_of: dict[str, str], raw: list[float | No
     out = []
     for _, factor in ranked[:limit]:
         j = FACTORS.index(factor)
-        out.append(driver(factor, _num(raw[j]), _num(old_raw[j]) if old_raw is not None else None))
+        # a review from before a factor existed has no column for it (shorter rows)
+        old = _num(old_raw[j]) if old_raw is not None and j < len(old_raw) else None
+        out.append(driver(factor, _num(raw[j]), old))
     return out
 
 

@@ -14,11 +14,15 @@ TIERS = ("key", "strategic", "maintenance", "opportunity")
 AXES = ("importance", "strength")
 # Every factor a config may use: the metrics of a profile (knowledge.profile.Metrics), growth also derived from
 # the yearly revenue history when the profile has none.
-FACTORS = ("revenue", "profit_margin", "purchase_share", "growth", "potential", "footprint",
+METRICS = ("revenue", "profit_margin", "purchase_share", "growth", "potential", "footprint",
            "tech_cooperation", "satisfaction", "complaints")
+# `clv`, the lifetime value (skills/clv.py, docs/clv.md), is derived from the metrics; it is computed only when a
+# config puts it on an axis (the default tiering.yaml does not)
+FACTORS = (*METRICS, "clv")
 FACTOR_LABELS = {"revenue": "revenue", "profit_margin": "profit margin", "purchase_share": "purchase share",
                  "growth": "growth", "potential": "potential", "footprint": "footprint",
-                 "tech_cooperation": "tech cooperation", "satisfaction": "satisfaction", "complaints": "complaints"}
+                 "tech_cooperation": "tech cooperation", "satisfaction": "satisfaction", "complaints": "complaints",
+                 "clv": "lifetime value"}
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "tiering.yaml"
 
 
@@ -68,6 +72,10 @@ class TieringConfig(_Strict):
     hysteresis: Hysteresis = Field(default_factory=Hysteresis)
     key_cap: int | None = Field(default=None, ge=1)  # at most this many key accounts; extras -> strategic
     growth_from_history: bool = True  # derive growth from yearly revenue when the profile has none
+
+    @property
+    def uses_clv(self) -> bool:
+        return self.axis_of("clv") is not None
 
     def axis_of(self, factor: str) -> str | None:
         return next((a for a in AXES if factor in self.axis(a).factors), None)

@@ -21,7 +21,7 @@ from knowledge.db import AccountRow, utcnow
 from knowledge.profile import Person
 from knowledge.store import Store
 from skills.tiering.changes import TierChange, fmt_value, reason_line, score_drivers
-from skills.tiering.config import AXES, FACTOR_LABELS, FACTORS, TIERS, TieringConfig
+from skills.tiering.config import AXES, FACTOR_LABELS, FACTORS, METRICS, TIERS, TieringConfig
 from skills.tiering.current import Override, _active_overrides, active_overrides, current_tiers  # noqa: F401
 from skills.tiering.models import TierHistoryRow, TierOverrideRow, TierReviewRow, TierStateRow
 from skills.tiering.scoring import (
@@ -29,6 +29,7 @@ from skills.tiering.scoring import (
     Portfolio,
     PriorState,
     Scores,
+    clv_config,
     fetch_tuples,
     load_portfolio,
     place,
@@ -76,12 +77,13 @@ _STATE = (TierStateRow.tier, TierStateRow.high_importance, TierStateRow.high_str
           TierStateRow.streak_importance, TierStateRow.streak_strength)
 
 
-def _load(conn: Connection, today: dt.date, growth_from_history: bool) -> tuple[Portfolio, PriorState, np.ndarray]:
+def _load(conn: Connection, today: dt.date, growth_from_history: bool,
+          clv: Any = None) -> tuple[Portfolio, PriorState, np.ndarray]:
     """The portfolio and its stored state in one pass over the accounts (one query, driver tuples)."""
     q = portfolio_query().add_columns(*_STATE).outerjoin(TierStateRow, TierStateRow.account_id == AccountRow.id)
     rows = fetch_tuples(conn, q)
-    portfolio = portfolio_from_rows(conn, rows, today, growth_from_history)
-    return (portfolio, *_state_from(rows, len(FACTORS) + 1))
+    portfolio = portfolio_from_rows(conn, rows, today, growth_from_history, clv)
+    return (portfolio, *_state_from(rows, len(METRICS) + 1))
 
 
 def _prior(conn: Connection, portfolio: Portfolio) -> tuple[PriorState, np.ndarray]:
@@ -160,7 +162,8 @@ def review(store: Store, config: TieringConfig, *, by: str | None = None, today:
     """Rescore every account, apply hysteresis, the key cap and overrides; record it all; return the changes."""
     today, now = today or dt.date.today(), now or utcnow()
     with store.engine.connect() as conn:
-        portfolio, prior, prior_codes = _load(conn, today, config.growth_from_history)
+        portfolio, prior, prior_codes = _load(conn, today, config.growth_from_history,
+                                              clv_config(store) if config.uses_clv else None)
         last = _last_review(conn)
         overrides_before = _active_overrides(conn, today, include_expired=True)
         overrides = {a: o for a, o in overrides_before.items() if o.until is None or o.until >= today}
@@ -498,19 +501,33 @@ def _describe(config: TieringConfig, factor: str, portfolio_size: int) -> str:
 
 def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date | None = None) -> Explanation:
     """Each factor's raw value, normalised value, weight and contribution, and how close each boundary is."""
+    return explain_many(store, config, [account_id], today)[account_id]
+
+
+def explain_many(store: Store, config: TieringConfig, account_ids: list[str],
+                 today: dt.date | None = None) -> dict[str, Explanation]:
+    """`explain` for several accounts, scoring the portfolio once (a handover briefs dozens of accounts)."""
     today = today or dt.date.today()
-    portfolio = load_portfolio(store, today, config.growth_from_history)
+    portfolio = load_portfolio(store, today, config.growth_from_history, config.uses_clv)
     pos = portfolio.position()
-    if account_id not in pos:
-        raise KeyError(account_id)
-    i = pos[account_id]
+    for account_id in account_ids:
+        if account_id not in pos:
+            raise KeyError(account_id)
     scores = score(portfolio, config)
     with store.engine.connect() as conn:
         prior, codes = _prior(conn, portfolio)
         overrides = _active_overrides(conn, today)
         expired = _active_overrides(conn, today, include_expired=True)
+        names = _names(conn, list(account_ids))
     placement = place(scores, config, prior)
-    status = next((s for s in listing(store, today, {account_id})), None)
+    statuses = {s.id: s for s in listing(store, today, set(account_ids))}
+    return {aid: _explain_one(store, config, aid, pos[aid], portfolio, scores, placement, codes, overrides, expired,
+                              statuses.get(aid), names[aid]) for aid in account_ids}
+
+
+def _explain_one(store: Store, config: TieringConfig, account_id: str, i: int, portfolio: Portfolio, scores: Scores,
+                 placement: Placement, codes: np.ndarray, overrides: dict, expired: dict, status: TierStatus | None,
+                 name_owner: tuple[str, str]) -> Explanation:
     notes: list[str] = []
     factors: list[FactorExplanation] = []
     for axis in AXES:
@@ -529,7 +546,8 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
                 round(w[name] / known_share, 4) if known and known_share else None,
                 _round(_num(scores.contrib[i, j])), _describe(config, name, len(portfolio)),
                 ("derived from yearly revenue" if portfolio.growth_derived[i] and name == "growth" else
-                 "derived from service cases" if name in portfolio.from_cases.get(account_id, ()) else "metrics")
+                 "derived from service cases" if name in portfolio.from_cases.get(account_id, ()) else
+                 "derived: lifetime value, untiered length (docs/clv.md)" if name == "clv" else "metrics")
                 if known else "unknown"))
         unknown = [FACTOR_LABELS[n] for n in config.axis(axis).factors
                    if math.isnan(portfolio.raw[i, FACTORS.index(n)])]
@@ -575,8 +593,7 @@ def explain(store: Store, config: TieringConfig, account_id: str, today: dt.date
             "cases opened in the last 12 months (kam cases)" if name == "complaints" else
             "the mean satisfaction of cases the customer confirmed in the last 12 months, newer than the "
             "profile's own figure"))
-    with store.engine.connect() as conn:
-        name, owner = _names(conn, [account_id])[account_id]
+    name, owner = name_owner
     return Explanation(name, account_id, owner, status.tier if status else None,
                        TIERS[codes[i]] if codes[i] >= 0 else None, TIERS[placement.tier[i]],
                        status.previous_tier if status else None, ov.to_json() if ov else None, axes, factors,
@@ -599,7 +616,7 @@ def what_if(store: Store, proposed: TieringConfig, current: TieringConfig,
     """The tiers a different config would give, against the tiers in force (a fresh placement: no hysteresis,
     overrides kept). Nothing is saved."""
     today = today or dt.date.today()
-    portfolio = load_portfolio(store, today, proposed.growth_from_history)
+    portfolio = load_portfolio(store, today, proposed.growth_from_history, proposed.uses_clv or current.uses_clv)
     old_scores, new_scores = score(portfolio, current), score(portfolio, proposed)
     fresh_old, fresh_new = place(old_scores, current), place(new_scores, proposed)
     in_force = current_tiers(store, today)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Select, func, select
@@ -14,10 +15,11 @@ from sqlalchemy.orm import aliased
 
 from knowledge.db import AccountRow, MetricsRow, YearlyRevenueRow
 from knowledge.store import Store
-from skills.tiering.config import AXES, FACTORS, TIERS, Factor, TieringConfig
+from skills.tiering.config import AXES, FACTORS, METRICS, TIERS, Factor, TieringConfig
 
 KEY, STRATEGIC, MAINTENANCE, OPPORTUNITY = range(4)  # indexes into TIERS
 GROWTH = FACTORS.index("growth")
+CLV = FACTORS.index("clv")
 
 
 @dataclass
@@ -80,26 +82,38 @@ class Placement:
 
 # ------------------------------------------------------------------------------------------------ loading
 def portfolio_query() -> Select:
-    """Every account's id and FACTORS metrics (accounts without metrics: all None), by id."""
-    cols = [getattr(MetricsRow, f) for f in FACTORS]
+    """Every account's id and METRICS (accounts without metrics: all None), by id."""
+    cols = [getattr(MetricsRow, f) for f in METRICS]
     return select(AccountRow.id, *cols).outerjoin(MetricsRow, MetricsRow.account_id == AccountRow.id) \
         .order_by(AccountRow.id)
 
 
-def load_portfolio(store: Store, today: dt.date | None = None, growth_from_history: bool = True) -> Portfolio:
-    """Every account's metrics in one query (accounts without metrics are all-unknown)."""
+def load_portfolio(store: Store, today: dt.date | None = None, growth_from_history: bool = True,
+                   clv: bool = False) -> Portfolio:
+    """Every account's metrics in one query (accounts without metrics are all-unknown); with `clv`, the lifetime
+    value column too (a config that uses it)."""
     with store.engine.connect() as conn:
-        return portfolio_from_rows(conn, fetch_tuples(conn, portfolio_query()), today, growth_from_history)
+        return portfolio_from_rows(conn, fetch_tuples(conn, portfolio_query()), today, growth_from_history,
+                                   clv_config(store) if clv else None)
+
+
+def clv_config(store: Store) -> Any:
+    """The lifetime-value parameters (skills/clv.py), for a config with the `clv` factor."""
+    from skills.clv import load_config
+
+    return load_config(settings=store.settings)
 
 
 def portfolio_from_rows(conn: Connection, rows: list[tuple], today: dt.date | None,
-                        growth_from_history: bool) -> Portfolio:
-    """Rows starting with (id, *FACTORS) -> a Portfolio; growth filled in from the revenue history if asked."""
+                        growth_from_history: bool, clv: Any = None) -> Portfolio:
+    """Rows starting with (id, *METRICS) -> a Portfolio; growth filled in from the revenue history if asked, the
+    lifetime value computed with `clv` (skills.clv.ClvConfig; else unknown)."""
     today = today or dt.date.today()
     history = _history_growth(conn, today) if growth_from_history else {}
-    nf = len(FACTORS)
+    nm, nf = len(METRICS), len(FACTORS)
     ids = [r[0] for r in rows]
-    raw = np.array([r[1:nf + 1] for r in rows], dtype=np.float64).reshape(len(rows), nf)  # None -> nan
+    raw = np.full((len(rows), nf), np.nan)
+    raw[:, :nm] = np.array([r[1:nm + 1] for r in rows], dtype=np.float64).reshape(len(rows), nm)  # None -> nan
     raw[~np.isfinite(raw)] = np.nan  # an infinite value stored before it was refused is unknown, not the maximum
     derived = np.zeros(len(ids), dtype=bool)
     if history:
@@ -108,7 +122,14 @@ def portfolio_from_rows(conn: Connection, rows: list[tuple], today: dt.date | No
             g = history.get(ids[i])
             if g is not None:
                 raw[i, GROWTH], derived[i] = g, True
-    return Portfolio(ids, raw, derived, _from_cases(conn, ids, raw, today))
+    from_cases = _from_cases(conn, ids, raw, today)  # before the lifetime value, which reads the loop's inputs
+    if clv is not None:
+        from skills.clv import clv_column
+
+        f = {name: raw[:, FACTORS.index(name)] for name in METRICS}
+        raw[:, CLV] = clv_column(f["revenue"], f["profit_margin"], f["growth"], f["satisfaction"], f["complaints"],
+                                 clv)
+    return Portfolio(ids, raw, derived, from_cases)
 
 
 def _from_cases(conn: Connection, ids: list[str], raw: np.ndarray, today: dt.date) -> dict[str, set[str]]:

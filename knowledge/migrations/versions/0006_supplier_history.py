@@ -3,7 +3,7 @@ satisfaction, dated (knowledge/supplier_history.py, read by the competitor watch
 for the watch's daily read. Existing history is copied in, so the watch starts from what is already known.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 import sqlalchemy as sa
