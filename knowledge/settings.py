@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     kam_misfire_grace: int = 6 * 3600  # seconds a missed job may still run late (APScheduler misfire_grace_time)
     kam_run_scheduler: bool = True  # `kam run` also runs the scheduler (false: run `kam scheduler` apart)
 
+    # --- KPIs (docs/kpis.md): the default period of `kam kpis`, the digest, the Home tab and weekly snapshots ---
+    kam_kpi_period_days: int = Field(default=90, ge=1, le=3660)
+
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None
 
