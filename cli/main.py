@@ -13,6 +13,7 @@ from cli import (
     errors,
     history_cmds,
     knowledge_cmds,
+    kpis_cmds,
     schedule_cmds,
     slack_sim_cmd,
     tiers_cmds,
@@ -28,6 +29,7 @@ ask_cmds.register(app)
 bot_cmds.register(app)
 schedule_cmds.register(app)
 slack_sim_cmd.register(app)
+kpis_cmds.register(app)
 
 
 def run() -> None:
