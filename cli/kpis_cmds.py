@@ -13,7 +13,7 @@ from cli import demo_cmd
 from cli.context import console, ctx, fail, print_json
 
 if TYPE_CHECKING:
-    from skills.kpis import KpiReport, KpiSet
+    from skills.kpis import KpiReport
 
 kpis_app = typer.Typer(help="KAM KPIs per rep and team; weekly snapshots; trend charts.", no_args_is_help=False)
 
@@ -53,24 +53,6 @@ def write_png(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-
-
-def fmt(kpis: KpiSet, kpi: str) -> str:
-    """One KPI as people read it: a percentage with its parts, a signed count, or "-" when there is nothing to
-    measure (and "no cases yet" for the service KPI without case data)."""
-    part = getattr(kpis, kpi)
-    value = part.value
-    if kpi == "tier_movement":
-        return f"{value:+d} (↑{part.upgrades} ↓{part.downgrades})"
-    if kpi == "service" and value is None:
-        return "no cases yet" if not part.available else "-"
-    if value is None:
-        return "-"
-    if kpi == "revenue_growth":
-        return f"{value:+.1%} ({part.accounts} key)"
-    if kpi == "follow_through":
-        return f"{value:.0%} ({part.done}/{part.total})"
-    return f"{value:.0%} ({part.num}/{part.den})"
 
 
 @kpis_app.callback(invoke_without_command=True)
@@ -120,7 +102,7 @@ def show_kpis(rep: str | None, manager: str | None, period: str | None, on: str 
 
 
 def print_report(report: KpiReport) -> None:
-    from skills.kpis import kpi_names, label
+    from skills.kpis import fmt, kpi_names, label
 
     who = {"rep": f"rep {report.subject}", "team": f"team of {report.subject}", "all": "all reps"}[report.scope]
     console.print(f"[bold]KAM KPIs, {who}[/]: {report.start} to {report.end} ({report.period_days} days)",

@@ -70,6 +70,8 @@ class Digest:
     coverage: list[DigestFlag] = field(default_factory=list)
     stale: list[DigestFlag] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    kpis: dict[str, Any] = field(default_factory=dict)  # the team's KPIs (skills/kpis.py KpiSet.to_json())
+    kpi_period_days: int = 0
 
     @property
     def escalations(self) -> list[tuple[str, DigestOverdue]]:
@@ -144,6 +146,11 @@ def build_digest(store: Store, settings: Settings, manager: str, on: dt.date, si
             parts = ([f"stale: {', '.join(c.stale)}"] if c.stale else []) + \
                     ([f"{len(c.missing)} required fields empty"] if c.missing else [])
             d.stale.append(DigestFlag(aid, name, rep, tier, "; ".join(parts)))
+    from skills.kpis import compute
+
+    d.kpi_period_days = settings.kam_kpi_period_days
+    d.kpis = compute(store, settings, end=on, period_days=d.kpi_period_days, manager=manager,
+                     tiers=tiers).total.to_json()
     n_overdue = sum(len(v) for v in d.overdue.values())
     d.totals = {"accounts": len(accounts), "reps": len(d.reps), "tier_changes": len(d.tier_changes),
                 "key_dates": len(d.key_dates), "overdue": n_overdue, "escalations": len(d.escalations),

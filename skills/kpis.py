@@ -243,6 +243,24 @@ class KpiReport:
                 "total": self.total.to_json(), "reps": [r.to_json() for r in self.reps]}
 
 
+def fmt(kpis: KpiSet, kpi: str) -> str:
+    """One KPI as people read it: a percentage with its parts, a signed count, or "-" when there is nothing to
+    measure (and "no cases yet" for the service KPI without case data)."""
+    part = getattr(kpis, kpi)
+    value = part.value
+    if kpi == "tier_movement":
+        return f"{value:+d} (↑{part.upgrades} ↓{part.downgrades})"
+    if kpi == "service" and value is None:
+        return "no cases yet" if not part.available else "-"
+    if value is None:
+        return "-"
+    if kpi == "revenue_growth":
+        return f"{value:+.1%} ({part.accounts} key)"
+    if kpi == "follow_through":
+        return f"{value:.0%} ({part.done}/{part.total})"
+    return f"{value:.0%} ({part.num}/{part.den})"
+
+
 # ------------------------------------------------------------------------------------------------ scope
 class ScopeError(LookupError):
     """--rep / --manager naming nobody in people.yaml."""
