@@ -19,7 +19,8 @@ from knowledge.settings import Settings
 from knowledge.store import Store
 
 log = logging.getLogger("kam.bot")
-_home_charts: dict[tuple[str, str, int], str] = {}  # (person, day, period) -> file id: one upload a day each
+# (workspace API, person, day, period) -> file id: one upload a day per person
+_home_charts: dict[tuple[str, str, str, int], str] = {}
 _lock = threading.Lock()
 
 
@@ -53,7 +54,7 @@ def home_kpi_blocks(store: Store, settings: Settings, client: WebClient, person:
                      manager=person.email if team else None, rep=None if team else person.email)
     if not report.total.accounts:
         return []
-    key = (person.email, day.isoformat(), period)
+    key = (client.base_url, person.email, day.isoformat(), period)
     with _lock:
         file_id = _home_charts.get(key)
     if file_id is None:

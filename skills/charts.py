@@ -126,8 +126,14 @@ def tier_matrix_data(store: Store, config: Any, ids: set[str] | None = None) -> 
 
 def render_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache: Path | None = None,
                        max_labels: int = MAX_MATRIX_LABELS) -> bytes:
-    """The tier matrix as PNG bytes: strength across, importance up, tier regions shaded, one point per account,
-    movers since the last review drawn as arrows from where they were."""
+    """The tier matrix as PNG bytes."""
+    return _png(draw_tier_matrix(data, title=title, font_cache=font_cache, max_labels=max_labels))
+
+
+def draw_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache: Path | None = None,
+                     max_labels: int = MAX_MATRIX_LABELS) -> Any:
+    """The tier matrix figure: strength across, importance up, tier regions shaded, one point per account, movers
+    since the last review drawn as arrows from where they were (a hollow marker in their old tier's shape)."""
     plt = _pyplot()
     names = [p.name for p in data.points]
     with plt.rc_context({"font.family": font_families([*names, title or ""], font_cache),
@@ -193,7 +199,7 @@ def render_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache
         fig.canvas.draw()
         place_labels(ax, [p.strength for p in labelled], [p.importance for p in labelled],
                      [p.name for p in labelled], extra_obstacles=arrows)
-        return _png(fig)
+        return fig
 
 
 # ------------------------------------------------------------------------------------------------ KPI trends
@@ -258,6 +264,11 @@ def kpi_trend_data(store: Store, settings: Settings, *, end: dt.date, rep: str |
 
 
 def render_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> bytes:
+    """The KPI trends as PNG bytes."""
+    return _png(draw_kpi_trends(data, font_cache=font_cache))
+
+
+def draw_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> Any:
     """One panel per KPI, a line per rep (Okabe-Ito colours, then line styles), the pooled team in thick black;
     hollow markers for weeks computed without a snapshot."""
     plt = _pyplot()
@@ -292,7 +303,7 @@ def render_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> byt
         fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.79, 0.88), fontsize=9, frameon=False)
         fig.text(0.79, 0.10, "Hollow markers: weeks without a\nstored snapshot, computed from\ndated records.",
                  fontsize=8, color="#444444")
-        return _png(fig)
+        return fig
 
 
 def _trend_line(ax: Any, points: list[TrendPoint], kpi: str, colour: str, style: str, width: float,
