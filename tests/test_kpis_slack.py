@@ -1,0 +1,101 @@
+"""KPIs and their trend chart in Slack, end to end: signed requests to the real bot (App Home), the scheduler's
+digest through the real Slack client; the chart travels by files.getUploadURLExternal, a POST of its bytes and
+files.completeUploadExternal into the mock Slack, and is shown by an image block naming the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.slack_notifier import SlackNotifier
+from scheduler.sweep import run_digests
+from skills.charts import TRENDS_SIZE, pixel_size
+from tests.fakes import slack_requests as sr
+from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
+from tests.slack_harness import ALICE, Bot
+
+MIA = "U0MIA00001"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def images(blocks: list[dict]) -> list[dict]:
+    return [b for b in blocks if b.get("type") == "image"]
+
+
+@pytest.fixture()
+def reviewed(sample_kb):
+    from skills.tiering.config import config_path, load_config
+    from skills.tiering.history import review
+
+    settings, store, _ = sample_kb
+    review(store, load_config(config_path(settings)), by="test")
+    return sample_kb
+
+
+def test_manager_home_shows_team_kpis_and_the_uploaded_chart(reviewed, bot: Bot, mock: MockSlack) -> None:
+    mock.add_user(MIA, email="mia@example.com")
+    bot.send(sr.event_body("app_home_opened", user=MIA))
+    [pub] = mock.wait_for("views.publish", timeout=60)
+    assert pub.response["ok"], pub.response
+    view = pub.params["view"]
+    assert_valid_view(view)
+    text = json.dumps(view, ensure_ascii=False)
+    assert "Team KPIs" in text and "Contact-cadence compliance" in text and "no cases yet" in text
+    [image] = images(view["blocks"])
+    file_id = image["slack_file"]["id"]
+    methods = [c.method for c in mock.calls() if c.method in ("files.getUploadURLExternal", "upload",
+                                                              "files.completeUploadExternal", "views.publish")]
+    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal", "views.publish"]
+    [announce] = mock.calls("files.getUploadURLExternal")
+    data = mock.file_bytes(file_id)
+    assert data is not None and int(announce.params["length"]) == len(data)
+    assert png_size(data) == pixel_size(TRENDS_SIZE)  # a real PNG of the size the chart is drawn at
+    assert mock.files[file_id]["completed"]
+
+    bot.send(sr.event_body("app_home_opened", user=MIA))  # opened again the same day: the same file, no upload
+    pubs = mock.wait_for("views.publish", 2, timeout=60)
+    assert images(pubs[1].params["view"]["blocks"])[0]["slack_file"]["id"] == file_id
+    assert len(mock.calls("files.getUploadURLExternal")) == 1
+
+
+def test_rep_home_shows_their_own_kpis(reviewed, bot: Bot, mock: MockSlack) -> None:
+    bot.send(sr.event_body("app_home_opened", user=ALICE))
+    [pub] = mock.wait_for("views.publish", timeout=60)
+    assert pub.response["ok"], pub.response
+    text = json.dumps(pub.params["view"], ensure_ascii=False)
+    assert "My KPIs" in text and "Team KPIs" not in text and "4 accounts" in text
+    assert "My portfolio" in text  # the portfolio is still there below
+
+
+def test_home_without_a_chart_when_the_upload_fails(reviewed, bot: Bot, mock: MockSlack) -> None:
+    mock.fail("files.getUploadURLExternal", "not_allowed_token_type")
+    bot.send(sr.event_body("app_home_opened", user=ALICE))
+    [pub] = mock.wait_for("views.publish", timeout=60)
+    assert pub.response["ok"], pub.response
+    assert "My KPIs" in json.dumps(pub.params["view"]) and not images(pub.params["view"]["blocks"])
+
+
+def test_digest_carries_team_kpis_and_the_chart(reviewed) -> None:
+    settings, store, _ = reviewed
+    with MockSlack() as mock:
+        mock.add_user(MIA, email="mia@example.com", tz="Asia/Singapore")
+        notifier = SlackNotifier(settings, store, client=WebClient(token="xoxb-test", base_url=mock.base_url))
+        monday = dt.datetime(2026, 11, 23, 2, tzinfo=dt.UTC)  # 10:00 in Singapore: mia's digest is due
+        report = run_digests(store, settings, notifier, monday, only={"mia@example.com"})
+        assert report.messages == 1 and not report.failed
+        [post] = [c for c in mock.calls("chat.postMessage") if c.response.get("ok")]
+        blocks = post.params["blocks"]
+        assert_valid_blocks(blocks)
+        text = json.dumps(blocks, ensure_ascii=False)
+        assert "Team KPIs" in text and "Profile completeness" in text
+        [image] = images(blocks)
+        data = mock.file_bytes(image["slack_file"]["id"])
+        assert data is not None and png_size(data) == pixel_size(TRENDS_SIZE)
