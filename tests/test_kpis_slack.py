@@ -99,3 +99,10 @@ def test_digest_carries_team_kpis_and_the_chart(reviewed) -> None:
         [image] = images(blocks)
         data = mock.file_bytes(image["slack_file"]["id"])
         assert data is not None and png_size(data) == pixel_size(TRENDS_SIZE)
+
+
+def test_manifest_asks_for_the_upload_scope() -> None:
+    from pathlib import Path
+
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
+    assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]  # files.getUploadURLExternal needs it
