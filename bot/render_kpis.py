@@ -17,13 +17,12 @@ def chart_block(file_id: str, title: str, alt: str) -> Block:
 
 def kpi_blocks(title: str, kpis: KpiSet, period_days: int, *, chart_file_id: str | None = None,
                chart_title: str = "KPI trends, last 12 weeks", note: str | None = None) -> list[Block]:
-    """A titled section with one field per KPI (Slack allows 10; there are 8), the trend chart when uploaded."""
-    fields = [{"type": "mrkdwn", "text": f"*{label(k)}*\n{fmt(kpis, k)}"} for k in kpi_names()]
+    """A titled section with a line per KPI, and the trend chart when it was uploaded."""
+    lines = "\n".join(f"• {label(k)}: *{fmt(kpis, k)}*" for k in kpi_names())
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*📈 {title}* · last {period_days} days · "
                                                              f"{kpis.accounts} accounts ({kpis.covered_accounts} "
-                                                             "key or strategic)"}},
-        {"type": "section", "fields": fields[:10]},
+                                                             f"key or strategic)\n{lines}"}},
     ]
     if note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note[:3000]}]})
