@@ -141,8 +141,13 @@ def main() -> None:
         data = timed("tier matrix: data (listing + last two reviews)", lambda: tier_matrix_data(store, config))
         png = timed(f"tier matrix: PNG of {len(data.points)} points, 80 names", lambda: render_tier_matrix(data))
         print(f"  -> {len(png) / 1024:.0f} KiB")
-        trend = timed("KPI trends: data, 12 weeks (1 snapshot, 11 computed)",
-                      lambda: kpi_trend_data(store, settings, end=END, manager="boss@example.com"), repeat=1)
+        timed("KPI trends: data, 12 weeks, no snapshot before (12 computed)",
+              lambda: kpi_trend_data(store, settings, end=END - dt.timedelta(days=1), manager="boss@example.com"),
+              repeat=1)
+        for week in range(1, 12):  # what the weekly job leaves behind
+            take_snapshots(store, settings, END - dt.timedelta(days=7 * week))
+        trend = timed("KPI trends: data, 12 weeks, 11 from snapshots (1 computed)",
+                      lambda: kpi_trend_data(store, settings, end=END, manager="boss@example.com"))
         png = timed(f"KPI trends: PNG, {len(trend.series)} reps x 6 panels", lambda: render_kpi_trends(trend))
         print(f"  -> {len(png) / 1024:.0f} KiB")
         store.engine.dispose()

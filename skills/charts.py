@@ -230,28 +230,25 @@ def kpi_trend_data(store: Store, settings: Settings, *, end: dt.date, rep: str |
     period = period_days or settings.kam_kpi_period_days
     days = week_ends(end, weeks)
     scope, subject, wanted = scope_reps(store, rep, manager)
-    stored = snapshots(store, "rep", wanted, days[0] - dt.timedelta(days=6), end, period)
-    by_week: dict[tuple[str, str], Any] = {}
+    since = days[0] - dt.timedelta(days=6)
+    stored = snapshots(store, "rep", wanted, since, end, period)
+    # a week is covered when its snapshots were taken (they are taken for every rep at once, with the "all" row);
+    # a rep missing from a covered week had no accounts then
+    covered = {iso_week(s.taken_on) for s in snapshots(store, "all", None, since, end, period)}
+    by_week: dict[str, dict[str, Any]] = {}
     for snap in stored:  # the latest of each week wins
-        by_week[(snap.subject, iso_week(snap.taken_on))] = snap
+        by_week.setdefault(iso_week(snap.taken_on), {})[snap.subject] = snap
     names = {p.email: p.name or p.email for p in store.people()}
     tiers = load_tiers(store)
     series: dict[str, list[TrendPoint]] = {}
     total: list[TrendPoint] = []
     for day in days:
         week = iso_week(day)
-        live = None
-        points: dict[str, TrendPoint] = {}
-        reps = wanted if wanted is not None else sorted({s.subject for s in stored})
-        for r in reps or []:
-            snap = by_week.get((r, week))
-            if snap is not None and day != end:
-                points[r] = TrendPoint(day, snap.kpis, snap.reconstructed)
-        if len(points) < len(reps or []) or day == end or not reps:
+        if day != end and week in covered:
+            points = {r: TrendPoint(day, snap.kpis, snap.reconstructed) for r, snap in by_week.get(week, {}).items()}
+        else:  # the live week, or one without snapshots: computed as of that day
             live = compute(store, settings, end=day, period_days=period, rep=rep, manager=manager, tiers=tiers)
-            for rk in live.reps:
-                if rk.rep not in points:
-                    points[rk.rep] = TrendPoint(day, rk.kpis, day != end)
+            points = {rk.rep: TrendPoint(day, rk.kpis, day != end) for rk in live.reps}
         pooled = KpiSet()
         for r, point in sorted(points.items()):
             if point.kpis.accounts:
