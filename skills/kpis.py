@@ -24,7 +24,8 @@ from knowledge.db import AccountRow, InteractionRow, MetricsRow, YearlyRevenueRo
 from knowledge.profile import DIMENSIONS, Person
 from knowledge.settings import Settings
 from knowledge.store import Store
-from skills.nudges import account_checks, load_tiers, recipients_by_owner
+from skills.kpi_quality import quality_counts
+from skills.nudges import load_tiers, recipients_by_owner
 
 DATA_FILE = Path(__file__).with_name("kpis.yaml")
 DEFAULT_PERIOD_DAYS = 90
@@ -326,27 +327,26 @@ def _state_kpis(store: Store, settings: Settings, end: dt.date, rep_of: dict[str
                 per_rep: dict[str, KpiSet], ids: set[str]) -> None:
     """Cadence, multi-threading, completeness and freshness as they stand at the end of the period."""
     covered = set(vocabulary()["covered_tiers"])
-    with store.session() as s:
-        last = dict(s.execute(select(InteractionRow.account_id, func.max(InteractionRow.date))
-                              .where(InteractionRow.date <= end).group_by(InteractionRow.account_id)).all())
-    checks = account_checks(store, settings, end, ids)
+    with store.engine.connect() as conn:
+        last = dict(conn.execute(select(InteractionRow.account_id, func.max(InteractionRow.date))
+                                 .where(InteractionRow.date <= end).group_by(InteractionRow.account_id)).all())
+    checks = quality_counts(store, settings, end, ids)
     n_required = len(settings.kam_required_fields)
     min_contacts = settings.kam_coverage_min_contacts
     for aid, rep in rep_of.items():
         k = per_rep[rep]
         k.accounts += 1
-        c = checks.get(aid)
-        if c is not None:
-            k.completeness.num += n_required - len(c.missing)
-            k.completeness.den += n_required
-            k.freshness.num += len(DIMENSIONS) - len(c.stale)
-            k.freshness.den += len(DIMENSIONS)
+        c = checks[aid]
+        k.completeness.num += c.filled
+        k.completeness.den += n_required
+        k.freshness.num += c.fresh
+        k.freshness.den += len(DIMENSIONS)
         tier = tiers.get(aid)
         if tier not in covered:
             continue
         k.covered_accounts += 1
         k.multithreading.den += 1
-        if c is not None and c.contacts >= min_contacts and c.has_decision_maker:
+        if c.contacts >= min_contacts and c.has_decider:
             k.multithreading.num += 1
         cadence = settings.cadence_days(tier)
         if cadence:
@@ -370,14 +370,18 @@ def _follow_through(store: Store, start: dt.date, end: dt.date, reps: set[str],
     except ImportError:  # no scheduler: nothing was ever nudged
         return
     kinds = list(vocabulary()["follow_through_kinds"])
-    d = DeliveryRow
+    d, n = DeliveryRow, NudgeStateRow
+    # one row per key date (its reminders grouped: the subject names the date), with the rep's decision on it;
+    # a key date's cycle is its date (ISO), so the period test runs in SQL on the occurrence column
+    q = (select(d.recipient, d.kind, d.subject, func.min(d.occurrence), n.cycle, n.status, n.updated_at)
+         .outerjoin(n, (n.recipient == d.recipient) & (n.kind == d.kind) & (n.subject == d.subject))
+         .where(d.status == "sent", d.kind.in_(kinds), d.occurrence >= start.isoformat(),
+                d.occurrence < (end + dt.timedelta(days=1)).isoformat())
+         .group_by(d.recipient, d.kind, d.subject, n.cycle, n.status, n.updated_at))
     cycles: dict[tuple[str, str, str, str], dt.date] = {}
-    with store.session() as s:
-        # a key date's cycle is its date (ISO): the period test runs in SQL on the cycle column
-        q = select(d.recipient, d.kind, d.subject, d.occurrence).where(
-            d.status == "sent", d.kind.in_(kinds), d.occurrence >= start.isoformat(),
-            d.occurrence < (end + dt.timedelta(days=1)).isoformat())
-        for recipient, kind, subject, occurrence in s.execute(q):
+    states: dict[tuple[str, str, str], tuple[str | None, str | None, Any]] = {}
+    with store.engine.connect() as conn:
+        for recipient, kind, subject, occurrence, s_cycle, s_status, s_at in conn.execute(q):
             if recipient not in reps:
                 continue
             cycle = occurrence.split("/", 1)[0]
@@ -387,9 +391,8 @@ def _follow_through(store: Store, start: dt.date, end: dt.date, reps: set[str],
                 continue
             if start <= due <= end:
                 cycles[(recipient, kind, subject, cycle)] = due
-        n = NudgeStateRow
-        states = {(r.recipient, r.kind, r.subject): (r.cycle, r.status, r.updated_at) for r in s.execute(
-            select(n.recipient, n.kind, n.subject, n.cycle, n.status, n.updated_at).where(n.kind.in_(kinds)))}
+                if s_status is not None:
+                    states[(recipient, kind, subject)] = (s_cycle, s_status, s_at)
     for (recipient, kind, subject, cycle), due in cycles.items():
         ft = per_rep[recipient].follow_through
         st = states.get((recipient, kind, subject))

@@ -262,3 +262,27 @@ def test_cli_json_contract_chart_and_clear_errors(kb, tmp_path):
         bad = _kam(home, "kpis", *args)
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_quality_counted_in_sql_agrees_with_the_profile_rules(kb):
+    """skills/kpi_quality.py counts in SQL what skills.nudges.account_checks (knowledge.quality's rules) counts in
+    Python: the same filled fields, fresh dimensions, contacts and decision makers for every sample account, also
+    with other required fields (nested, a contact role, a top-level field)."""
+    from knowledge.profile import DIMENSIONS
+    from skills.kpi_quality import quality_counts
+    from skills.nudges import account_checks
+    from tests.conftest import make_settings
+
+    settings, store = kb
+    other = make_settings(settings.kam_home, kam_required_fields="region,finance.summary,competitors.summary,"
+                                                                 "contacts.champion,contacts,suppliers.items",
+                          kam_stale_days=60)
+    ids = set(store.account_ids())
+    for s in (settings, other):
+        fast = quality_counts(store, s, DAY, ids)
+        slow = account_checks(store, s, DAY, ids)
+        for aid in ids:
+            got, want = fast[aid], slow[aid]
+            assert got.filled == len(s.kam_required_fields) - len(want.missing), (aid, want.missing)
+            assert got.fresh == len(DIMENSIONS) - len(want.stale), (aid, want.stale)
+            assert (got.contacts, got.has_decider) == (want.contacts, want.has_decision_maker), aid
