@@ -280,11 +280,13 @@ def draw_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> Any:
             if len(reps) > 1:
                 _trend_line(ax, data.total, kpi, "#000000", "-", 2.6, "Team (pooled)")
             ax.set_title(label(kpi, short=True), fontsize=11, loc="left")
-            if all(p.kpis.value(kpi) is None for p in data.total):
+            empty = all(p.kpis.value(kpi) is None for p in data.total)
+            if empty:
                 ax.text(0.5, 0.5, "no data in these weeks", transform=ax.transAxes, ha="center", va="center",
                         fontsize=9, color="#777777")
+            ax.set_xlim(data.weeks[0] - dt.timedelta(days=3), data.weeks[-1] + dt.timedelta(days=3))
             ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0f}%"))
-            if kpi != "revenue_growth":
+            if kpi != "revenue_growth" or empty:
                 ax.set_ylim(-3, 103)
             ax.grid(axis="y", color="#dddddd", lw=0.6)
             ax.tick_params(labelsize=8)
