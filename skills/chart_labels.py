@@ -3,7 +3,8 @@
 Greedy candidate placement in display pixels: around each point, rings of candidate boxes at growing distances
 and 16 directions; the first candidate inside the axes that touches no placed label and no marker wins (numpy
 checks every candidate of a ring against every obstacle at once). A label pushed away from its point gets a thin
-leader line. Labels are placed in priority order, so the ones that matter most sit closest to their points.
+leader line. Labels are placed in priority order, so the ones that matter most sit closest to their points. In a
+crowd of points a label may cover points (as few as possible), never another label while a free place is in reach.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-RADII = (6, 12, 20, 30, 42, 56, 72, 90, 110, 135, 165, 200)  # pixels from the point to the label box
+RADII = (6, 12, 20, 30, 42, 56, 72, 90, 110, 135, 165, 200, 240, 290, 350, 420)  # pixels from point to label
 DIRECTIONS = 16
 PAD = 2.0  # pixels kept free around each label
 LEADER_FROM = 14  # labels further than this from their point get a leader line
@@ -23,7 +24,8 @@ LEADER_FROM = 14  # labels further than this from their point get a leader line
 @dataclass
 class Placed:
     text: Any  # matplotlib Text
-    overlaps: bool  # no free spot was found; put where it overlaps least
+    overlaps: bool  # overlaps another label: no spot free of labels was found within reach
+    on_points: bool = False  # no spot free of points either: placed where it covers the fewest
 
 
 def _overlap(cands: np.ndarray, obstacles: np.ndarray) -> np.ndarray:
@@ -49,7 +51,8 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequ
                  .reshape(-1, 4)]
     if extra_obstacles:
         obstacles.append(np.array(extra_obstacles, dtype=float).reshape(-1, 4))
-    blocked = np.vstack(obstacles)
+    blocked = np.vstack(obstacles)  # markers and arrows: avoided where possible
+    taken = np.zeros((0, 4))  # labels already placed: never overlapped while any place is free of them
     angles = np.linspace(0, 2 * np.pi, DIRECTIONS, endpoint=False)
     # right, left, up, down first: the usual reading positions
     angles = np.concatenate([[0, np.pi, np.pi / 2, 3 * np.pi / 2],
@@ -62,7 +65,7 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequ
         own = np.ones(len(blocked), dtype=bool)
         if i < len(points):
             own[i] = False  # a label may touch its own marker's pad
-        best: tuple[float, np.ndarray] | None = None
+        best: tuple[float, float, int, np.ndarray] | None = None  # (label overlap, marker overlap, radius, box)
         chosen = None
         px, py = points[i]
         for r in RADII:
@@ -71,18 +74,22 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequ
             cands = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
             inside = ((cands[:, 0] >= frame.x0) & (cands[:, 2] <= frame.x1)
                       & (cands[:, 1] >= frame.y0) & (cands[:, 3] <= frame.y1))
-            cost = _overlap(cands, blocked[own])
-            free = np.flatnonzero(inside & (cost == 0))
+            on_labels = _overlap(cands, taken)
+            on_marks = _overlap(cands, blocked[own])
+            free = np.flatnonzero(inside & (on_labels == 0) & (on_marks == 0))
             if len(free):
                 chosen = (r, cands[free[0]])
                 break
-            scored = np.where(inside, cost, np.inf)
-            j = int(np.argmin(scored))
-            if np.isfinite(scored[j]) and (best is None or scored[j] < best[0]):
-                best = (float(scored[j]), cands[j])
-        overlaps = chosen is None
+            order = np.lexsort((on_marks, on_labels))  # fewest label overlaps, then fewest marker overlaps
+            for j in order:
+                if inside[j]:
+                    key = (float(on_labels[j]), float(on_marks[j]), r, cands[j])
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+                    break
+        label_clash = chosen is None and (best is None or best[0] > 0)
         if chosen is None:
-            r, cand = (RADII[-1], best[1]) if best is not None else (0, np.array([px, py, px, py]))
+            r, cand = (best[2], best[3]) if best is not None else (0, np.array([px, py, px, py]))
         else:
             r, cand = chosen
         cxy = to_data([((cand[0] + cand[2]) / 2, (cand[1] + cand[3]) / 2)])[0]
@@ -91,6 +98,6 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequ
             edge = (np.clip(px, cand[0] + PAD, cand[2] - PAD), np.clip(py, cand[1] + PAD, cand[3] - PAD))
             a, b = to_data([(px, py), edge])
             ax.plot([a[0], b[0]], [a[1], b[1]], color="#888888", lw=0.6, zorder=4)
-        blocked = np.vstack([blocked, cand[None, :]])
-        out.append(Placed(t, overlaps))
+        taken = np.vstack([taken, cand[None, :]])
+        out.append(Placed(t, label_clash, chosen is None))
     return out

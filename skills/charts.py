@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ DPI = 100
 MATRIX_SIZE = (11.0, 8.5)  # inches: 1100 x 850 pixels
 TRENDS_SIZE = (12.0, 7.5)  # 1200 x 750 pixels
 MAX_MATRIX_LABELS = 80  # beyond this, movers and the most important accounts are named, the rest are points
+CROWDED = 200  # more accounts than this: smaller, translucent points; names on a light backing
 TREND_WEEKS = 12
 TREND_KPIS = ("cadence", "multithreading", "completeness", "freshness", "follow_through", "revenue_growth")
 
@@ -40,6 +42,8 @@ TIER_STYLE = {  # colour, marker, title
     "opportunity": ("#CC79A7", "D", "Opportunity"),
 }
 LINE_STYLES = ("-", "--", "-.", ":")
+REP_COLOURS = OKABE_ITO[:7]  # black is the team's line
+MAX_NAMED_REPS = 8  # more reps than this: the lowest 8 are named, the others drawn in grey
 
 
 def pixel_size(size: tuple[float, float]) -> tuple[int, int]:
@@ -146,20 +150,24 @@ def draw_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache: 
         ti, ts = data.importance_threshold, data.strength_threshold
         regions = {"key": (ts, ti, 1, 1), "strategic": (0, ti, ts, 1), "maintenance": (ts, 0, 1, ti),
                    "opportunity": (0, 0, ts, ti)}
+        region_titles = []
         for tier, (x0, y0, x1, y1) in regions.items():
             colour, _, tier_title = TIER_STYLE[tier]
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=colour, alpha=0.13, lw=0, zorder=0))
-            ax.text(x0 + 0.012 if tier in ("strategic", "opportunity") else x1 - 0.012,
+            region_titles.append(ax.text(x0 + 0.012 if tier in ("strategic", "opportunity") else x1 - 0.012,
                     y1 - 0.015 if tier in ("key", "strategic") else y0 + 0.015, tier_title,
                     ha="left" if tier in ("strategic", "opportunity") else "right",
                     va="top" if tier in ("key", "strategic") else "bottom",
-                    fontsize=13, fontweight="bold", color=colour, alpha=0.9, zorder=1)
+                    fontsize=13, fontweight="bold", color=colour, alpha=0.9, zorder=1))
         ax.axhline(ti, color="#555555", lw=0.8, ls="--", zorder=1)
         ax.axvline(ts, color="#555555", lw=0.8, ls="--", zorder=1)
+        crowded = len(data.points) > CROWDED
+        size = 46 if not crowded else max(4.0, 46 * math.sqrt(CROWDED / len(data.points)))
         for tier, (colour, marker, tier_title) in TIER_STYLE.items():
             pts = [p for p in data.points if p.tier == tier]
-            ax.scatter([p.strength for p in pts], [p.importance for p in pts], s=46, c=colour, marker=marker,
-                       edgecolors="white", linewidths=0.8, zorder=3, label=f"{tier_title} ({len(pts)})")
+            ax.scatter([p.strength for p in pts], [p.importance for p in pts], s=size, c=colour, marker=marker,
+                       edgecolors="white", linewidths=0.8 if not crowded else 0.2, alpha=1 if not crowded else 0.7,
+                       zorder=3, label=f"{tier_title} ({len(pts)})")
         other = [p for p in data.points if p.tier not in TIER_STYLE]
         if other:
             ax.scatter([p.strength for p in other], [p.importance for p in other], s=40, c="#999999", marker="x",
@@ -197,8 +205,16 @@ def draw_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache: 
             fig.text(0.745, 0.09, "\n".join(textwrap.fill(n, 42) for n in notes), fontsize=8, color="#444444",
                      va="bottom")
         fig.canvas.draw()
-        place_labels(ax, [p.strength for p in labelled], [p.importance for p in labelled],
-                     [p.name for p in labelled], extra_obstacles=arrows)
+        renderer = fig.canvas.get_renderer()
+        for t in region_titles:  # names keep clear of the region titles too
+            b = t.get_window_extent(renderer)
+            arrows.append((b.x0, b.y0, b.x1, b.y1))
+        placed = place_labels(ax, [p.strength for p in labelled], [p.importance for p in labelled],
+                              [p.name for p in labelled], extra_obstacles=arrows,
+                              marker_px=5.0 if not crowded else 1.5)
+        if crowded:  # names over a carpet of points: a light backing keeps them readable
+            for label_ in placed:
+                label_.text.set_bbox({"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.1})
         return fig
 
 
@@ -270,12 +286,18 @@ def draw_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> Any:
     hollow markers for weeks computed without a snapshot."""
     plt = _pyplot()
     reps = list(data.series)
+    named = _named_reps(data)
+    others = [r for r in reps if r not in named]
     with plt.rc_context({"font.family": font_families([*reps, data.title], font_cache)}):
         fig, axes = plt.subplots(2, 3, figsize=TRENDS_SIZE, dpi=DPI, sharex=True)
         fig.subplots_adjust(left=0.06, right=0.78, top=0.88, bottom=0.10, hspace=0.32, wspace=0.28)
         for ax, kpi in zip(axes.flat, TREND_KPIS, strict=True):
-            for i, rep in enumerate(reps):
-                colour, style = OKABE_ITO[i % len(OKABE_ITO)], LINE_STYLES[(i // len(OKABE_ITO)) % len(LINE_STYLES)]
+            for i, rep in enumerate(others):  # a big team: the rest in grey, one legend entry
+                _trend_line(ax, data.series[rep], kpi, "#b0b0b0", "-", 0.7, f"Other reps ({len(others)})" if i == 0
+                            else "_nolegend_", markers=False)
+            for i, rep in enumerate(named):
+                colour = REP_COLOURS[i % len(REP_COLOURS)]
+                style = LINE_STYLES[(i // len(REP_COLOURS)) % len(LINE_STYLES)]
                 _trend_line(ax, data.series[rep], kpi, colour, style, 1.4, rep)
             if len(reps) > 1:
                 _trend_line(ax, data.total, kpi, "#000000", "-", 2.6, "Team (pooled)")
@@ -300,20 +322,40 @@ def draw_kpi_trends(data: TrendData, *, font_cache: Path | None = None) -> Any:
         fig.suptitle(data.title, fontsize=13, fontweight="bold", x=0.06, ha="left")
         handles, labels = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.79, 0.88), fontsize=9, frameon=False)
-        fig.text(0.79, 0.10, "Hollow markers: weeks without a\nstored snapshot, computed from\ndated records.",
-                 fontsize=8, color="#444444")
+        note = "Hollow markers: weeks without a\nstored snapshot, computed from\ndated records."
+        if others:
+            note = (f"Named: the {len(named)} reps lowest\non average in the last week;\nthe other "
+                    f"{len(others)} in grey.\n\n") + note
+        fig.text(0.79, 0.10, note, fontsize=8, color="#444444")
         return fig
 
 
+def _named_reps(data: TrendData) -> list[str]:
+    """Every rep, or for a team too big to tell apart the MAX_NAMED_REPS lowest on average over the percentage
+    KPIs of the last week (the ones a manager looks for)."""
+    reps = list(data.series)
+    if len(reps) <= MAX_NAMED_REPS:
+        return reps
+
+    def average(rep: str) -> float:
+        last = data.series[rep][-1].kpis
+        values = [v for k in TREND_KPIS if k != "revenue_growth" and (v := last.value(k)) is not None]
+        return sum(values) / len(values) if values else 1.0
+
+    return sorted(sorted(reps, key=average)[:MAX_NAMED_REPS])
+
+
 def _trend_line(ax: Any, points: list[TrendPoint], kpi: str, colour: str, style: str, width: float,
-                name: str) -> None:
+                name: str, markers: bool = True) -> None:
     xs, ys, hollow = [], [], []
     for p in points:
         v = p.kpis.value(kpi)
         xs.append(p.week_end)
         ys.append(float("nan") if v is None else 100 * v)
         hollow.append(p.reconstructed)
-    ax.plot(xs, ys, color=colour, ls=style, lw=width, label=name, zorder=3)
+    ax.plot(xs, ys, color=colour, ls=style, lw=width, label=name, zorder=3 if markers else 2)
+    if not markers:
+        return
     solid = [(x, y) for x, y, h in zip(xs, ys, hollow, strict=True) if not h]
     empty = [(x, y) for x, y, h in zip(xs, ys, hollow, strict=True) if h]
     if solid:

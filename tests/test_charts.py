@@ -120,9 +120,25 @@ def test_labels_in_a_crowd_still_do_not_overlap():
     fig.canvas.draw()
     placed = place_labels(ax, xs, ys, [f"Account number {i}" for i in range(40)])
     renderer = fig.canvas.get_renderer()
-    assert not any(p.overlaps for p in placed)
+    assert not any(p.overlaps or p.on_points for p in placed)
     assert _overlapping([p.text.get_window_extent(renderer) for p in placed]) == []
     plt.close(fig)
+
+
+def test_names_over_thousands_of_points_cover_points_but_never_each_other(tmp_path):
+    from skills.charts import MAX_MATRIX_LABELS, MatrixData, MatrixPoint
+
+    rng = np.random.default_rng(3)
+    tiers = list(TIER_STYLE)
+    points = [MatrixPoint(f"a{i}", f"Account {i}" if i % 3 else f"客户公司 {i}", tiers[i % 4], float(rng.random()),
+                          float(rng.random())) for i in range(3000)]
+    fig = draw_tier_matrix(MatrixData(points, 0.5, 0.5, None), font_cache=tmp_path)
+    names = {p.name for p in points}
+    labels = [t for t in fig.axes[0].texts if t.get_text() in names]
+    assert len(labels) == MAX_MATRIX_LABELS  # the rest are points; a note says so
+    assert any("Names shown for 80 of 3000 accounts" in t.get_text() for t in fig.texts)
+    renderer = fig.canvas.get_renderer()
+    assert _overlapping([t.get_window_extent(renderer) for t in labels]) == []
 
 
 def test_kpi_trends_one_panel_per_kpi_and_a_line_per_rep(reviewed, tmp_path):
