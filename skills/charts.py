@@ -158,7 +158,7 @@ def draw_tier_matrix(data: MatrixData, *, title: str | None = None, font_cache: 
                     y1 - 0.015 if tier in ("key", "strategic") else y0 + 0.015, tier_title,
                     ha="left" if tier in ("strategic", "opportunity") else "right",
                     va="top" if tier in ("key", "strategic") else "bottom",
-                    fontsize=13, fontweight="bold", color=colour, alpha=0.9, zorder=1))
+                    fontsize=13, fontweight="bold", color=colour, alpha=0.9, zorder=4))
         ax.axhline(ti, color="#555555", lw=0.8, ls="--", zorder=1)
         ax.axvline(ts, color="#555555", lw=0.8, ls="--", zorder=1)
         crowded = len(data.points) > CROWDED
