@@ -13,14 +13,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.render_kpis import kpi_blocks
+from bot.render_kpis import UploadedChart, kpi_blocks
 from knowledge.profile import Person
 from knowledge.settings import Settings
 from knowledge.store import Store
 
 log = logging.getLogger("kam.bot")
 # (workspace API, person, day, period) -> file id: one upload a day per person
-_home_charts: dict[tuple[str, str, str, int], str] = {}
+_home_charts: dict[tuple[str, str, str, int], list[UploadedChart]] = {}
 _lock = threading.Lock()
 
 
@@ -42,10 +42,52 @@ def trend_chart(store: Store, settings: Settings, person: Person, day: dt.date, 
     return render_kpi_trends(data)
 
 
+def matrix_chart(store: Store, settings: Settings, person: Person, team: bool) -> bytes | None:
+    """The tier matrix of the team's accounts (or the rep's); None when none of them has been reviewed yet."""
+    from skills.charts import render_tier_matrix, tier_matrix_data
+    from skills.kpis import accounts_of, scope_reps
+    from skills.tiering.config import config_path, load_config
+
+    _, _, reps = scope_reps(store, None if team else person.email, person.email if team else None)
+    data = tier_matrix_data(store, load_config(config_path(settings)), ids=set(accounts_of(store, reps)))
+    if not data.points:
+        return None
+    return render_tier_matrix(data, title=f"Tier matrix · {len(data.points)} accounts of "
+                                          f"{'the team of ' if team else ''}{person.name or person.email}")
+
+
+CHARTS = (  # what each surface shows: (name, title, alt text)
+    ("trends", "KPI trends, last 12 weeks", "KPI trends per rep over the last 12 weeks"),
+    ("matrix", "Tier matrix", "Accounts by importance and strength, tier regions shaded, movers as arrows"),
+)
+
+
+def _render(name: str, store: Store, settings: Settings, person: Person, day: dt.date, team: bool) -> bytes | None:
+    if name == "trends":
+        return trend_chart(store, settings, person, day, team)
+    return matrix_chart(store, settings, person, team)
+
+
+def upload_charts(upload: Any, store: Store, settings: Settings, person: Person, day: dt.date,
+                  team: bool) -> list[UploadedChart]:
+    """Render and upload each chart with `upload(data, filename, title, alt) -> file id`; one that fails is left
+    out (logged), the others still go."""
+    out = []
+    for name, title, alt in CHARTS:
+        try:
+            data = _render(name, store, settings, person, day, team)
+            if data is None:
+                continue
+            out.append(UploadedChart(str(upload(data, f"{name}-{day.isoformat()}.png", title, alt)), title, alt))
+        except Exception as exc:  # noqa: BLE001 - the KPIs still show as text
+            log.warning("%s chart for %s not uploaded: %s", name, person.email, exc)
+    return out
+
+
 def home_kpi_blocks(store: Store, settings: Settings, client: WebClient, person: Person,
                     day: dt.date) -> list[dict[str, Any]]:
-    """The App Home's KPI section: a manager's team (else the rep's own), with the trend chart uploaded once a
-    day per person."""
+    """The App Home's KPI section: a manager's team (else the rep's own), with the KPI trends and the tier matrix
+    uploaded once a day per person."""
     from skills.kpis import compute
 
     team = is_manager(store, person)
@@ -56,28 +98,17 @@ def home_kpi_blocks(store: Store, settings: Settings, client: WebClient, person:
         return []
     key = (client.base_url, person.email, day.isoformat(), period)
     with _lock:
-        file_id = _home_charts.get(key)
-    if file_id is None:
-        try:
-            file_id = upload_png(client, trend_chart(store, settings, person, day, team),
-                                 f"kpis-{day.isoformat()}.png", "KPI trends, last 12 weeks",
-                                 "KPI trends per rep over the last 12 weeks")
+        charts = _home_charts.get(key)
+    if charts is None:
+        charts = upload_charts(lambda *a: upload_png(client, *a), store, settings, person, day, team)
+        if len(charts) == len(CHARTS):  # a partial set is tried again next time
             with _lock:
-                _home_charts[key] = file_id
-        except Exception as exc:  # noqa: BLE001 - the KPIs still show as text
-            log.warning("KPI chart for %s not uploaded: %s", person.email, exc)
-    title = "Team KPIs" if team else "My KPIs"
-    return kpi_blocks(title, report.total, period, chart_file_id=file_id)
+                _home_charts[key] = charts
+    return kpi_blocks("Team KPIs" if team else "My KPIs", report.total, period, charts=charts)
 
 
-def digest_chart(notifier: Any, store: Store, settings: Settings, manager: Person, day: dt.date) -> str | None:
-    """The team's KPI trend chart for a digest, uploaded through the notifier (None: console, or it failed)."""
+def digest_charts(notifier: Any, store: Store, settings: Settings, manager: Person,
+                  day: dt.date) -> list[UploadedChart]:
+    """The team's charts for a digest, uploaded through the notifier (none on the console)."""
     upload = getattr(notifier, "upload_png", None)
-    if upload is None:
-        return None
-    try:
-        return str(upload(trend_chart(store, settings, manager, day, team=True), f"team-kpis-{day.isoformat()}.png",
-                          "Team KPI trends, last 12 weeks", "KPI trends per rep over the last 12 weeks"))
-    except Exception as exc:  # noqa: BLE001 - the digest goes out without its chart
-        log.warning("digest chart for %s not uploaded: %s", manager.email, exc)
-        return None
+    return [] if upload is None else upload_charts(upload, store, settings, manager, day, team=True)

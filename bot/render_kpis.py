@@ -1,7 +1,8 @@
-"""Block Kit builders for KPIs (pure, no I/O): a section of KPI fields and the chart image block."""
+"""Block Kit builders for KPIs (pure, no I/O): a section of KPI lines and the charts' image blocks."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from skills.kpis import KpiSet, fmt, kpi_names, label
@@ -9,24 +10,26 @@ from skills.kpis import KpiSet, fmt, kpi_names, label
 Block = dict[str, Any]
 
 
-def chart_block(file_id: str, title: str, alt: str) -> Block:
-    """An image block showing a file uploaded with files.getUploadURLExternal + files.completeUploadExternal."""
-    return {"type": "image", "slack_file": {"id": file_id}, "alt_text": alt[:2000],
-            "title": {"type": "plain_text", "text": title[:2000]}}
+@dataclass
+class UploadedChart:
+    file_id: str  # from files.getUploadURLExternal, completed with files.completeUploadExternal
+    title: str
+    alt: str
 
 
-def kpi_blocks(title: str, kpis: KpiSet, period_days: int, *, chart_file_id: str | None = None,
-               chart_title: str = "KPI trends, last 12 weeks", note: str | None = None) -> list[Block]:
-    """A titled section with a line per KPI, and the trend chart when it was uploaded."""
+def chart_block(chart: UploadedChart) -> Block:
+    """An image block showing an uploaded file (slack_file by id: no public URL needed)."""
+    return {"type": "image", "slack_file": {"id": chart.file_id}, "alt_text": chart.alt[:2000],
+            "title": {"type": "plain_text", "text": chart.title[:2000]}}
+
+
+def kpi_blocks(title: str, kpis: KpiSet, period_days: int, *,
+               charts: list[UploadedChart] | None = None) -> list[Block]:
+    """A titled section with a line per KPI, then the charts that were uploaded."""
     lines = "\n".join(f"• {label(k)}: *{fmt(kpis, k)}*" for k in kpi_names())
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*📈 {title}* · last {period_days} days · "
                                                              f"{kpis.accounts} accounts ({kpis.covered_accounts} "
                                                              f"key or strategic)\n{lines}"}},
     ]
-    if note:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note[:3000]}]})
-    if chart_file_id:
-        blocks.append(chart_block(chart_file_id, chart_title, f"{chart_title}: " + "; ".join(
-            f"{label(k)} {fmt(kpis, k)}" for k in kpi_names())))
-    return blocks
+    return blocks + [chart_block(c) for c in charts or []]

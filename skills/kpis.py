@@ -289,6 +289,21 @@ def scope_reps(store: Store, rep: str | None = None, manager: str | None = None,
 
 
 # ------------------------------------------------------------------------------------------------ computation
+def accounts_of(store: Store, reps: list[str] | None, people: list[Person] | None = None) -> dict[str, str]:
+    """account id -> the rep (email) owning it, for these reps (None: every owner). An owner given as a Slack id or
+    in other case counts for the person it names."""
+    by_owner = recipients_by_owner(store.people() if people is None else people)
+    wanted = set(reps) if reps is not None else None
+    out: dict[str, str] = {}
+    with store.engine.connect() as conn:
+        for aid, owner in conn.execute(select(AccountRow.id, AccountRow.owner)):
+            person = by_owner.get(owner) or by_owner.get(owner.lower())
+            who = person.email if person else owner
+            if wanted is None or who in wanted:
+                out[aid] = who
+    return out
+
+
 def compute(store: Store, settings: Settings, *, end: dt.date, period_days: int = DEFAULT_PERIOD_DAYS,
             rep: str | None = None, manager: str | None = None,
             tiers: dict[str, str] | None = None) -> KpiReport:
@@ -296,16 +311,7 @@ def compute(store: Store, settings: Settings, *, end: dt.date, period_days: int 
     people = store.people()
     scope, subject, wanted = scope_reps(store, rep, manager, people)
     start = end - dt.timedelta(days=period_days - 1)
-    by_owner = recipients_by_owner(people)
-    with store.session() as s:
-        owners = s.execute(select(AccountRow.id, AccountRow.owner)).all()
-    rep_of: dict[str, str] = {}  # account id -> rep email
-    wanted_set = set(wanted) if wanted is not None else None
-    for aid, owner in owners:
-        person = by_owner.get(owner) or by_owner.get(owner.lower())
-        who = person.email if person else owner
-        if wanted_set is None or who in wanted_set:
-            rep_of[aid] = who
+    rep_of = accounts_of(store, wanted, people)
     tiers = load_tiers(store) if tiers is None else tiers
     # a row per rep owning accounts in scope, and for the rep asked about even without any
     per_rep = {r: KpiSet() for r in sorted(set(rep_of.values()) | set(wanted if scope == "rep" and wanted else []))}

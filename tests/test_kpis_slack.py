@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.slack_notifier import SlackNotifier
 from scheduler.sweep import run_digests
-from skills.charts import TRENDS_SIZE, pixel_size
+from skills.charts import MATRIX_SIZE, TRENDS_SIZE, pixel_size
 from tests.fakes import slack_requests as sr
 from tests.fakes.mock_slack import MockSlack, assert_valid_blocks, assert_valid_view
 from tests.slack_harness import ALICE, Bot
@@ -49,21 +49,23 @@ def test_manager_home_shows_team_kpis_and_the_uploaded_chart(reviewed, bot: Bot,
     assert_valid_view(view)
     text = json.dumps(view, ensure_ascii=False)
     assert "Team KPIs" in text and "Contact-cadence compliance" in text and "no cases yet" in text
-    [image] = images(view["blocks"])
-    file_id = image["slack_file"]["id"]
+    trends, matrix = images(view["blocks"])
+    assert trends["title"]["text"].startswith("KPI trends") and matrix["title"]["text"] == "Tier matrix"
     methods = [c.method for c in mock.calls() if c.method in ("files.getUploadURLExternal", "upload",
                                                               "files.completeUploadExternal", "views.publish")]
-    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal", "views.publish"]
-    [announce] = mock.calls("files.getUploadURLExternal")
-    data = mock.file_bytes(file_id)
-    assert data is not None and int(announce.params["length"]) == len(data)
-    assert png_size(data) == pixel_size(TRENDS_SIZE)  # a real PNG of the size the chart is drawn at
-    assert mock.files[file_id]["completed"]
+    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"] * 2 + ["views.publish"]
+    for image, size in ((trends, pixel_size(TRENDS_SIZE)), (matrix, pixel_size(MATRIX_SIZE))):
+        file_id = image["slack_file"]["id"]
+        announced = next(c for c in mock.calls("files.getUploadURLExternal") if c.response["file_id"] == file_id)
+        data = mock.file_bytes(file_id)
+        assert data is not None and int(announced.params["length"]) == len(data)
+        assert png_size(data) == size  # a real PNG of the size the chart is drawn at
+        assert mock.files[file_id]["completed"]
 
-    bot.send(sr.event_body("app_home_opened", user=MIA))  # opened again the same day: the same file, no upload
+    bot.send(sr.event_body("app_home_opened", user=MIA))  # opened again the same day: the same files, no upload
     pubs = mock.wait_for("views.publish", 2, timeout=60)
-    assert images(pubs[1].params["view"]["blocks"])[0]["slack_file"]["id"] == file_id
-    assert len(mock.calls("files.getUploadURLExternal")) == 1
+    assert images(pubs[1].params["view"]["blocks"]) == [trends, matrix]
+    assert len(mock.calls("files.getUploadURLExternal")) == 2
 
 
 def test_rep_home_shows_their_own_kpis(reviewed, bot: Bot, mock: MockSlack) -> None:
@@ -73,14 +75,23 @@ def test_rep_home_shows_their_own_kpis(reviewed, bot: Bot, mock: MockSlack) -> N
     text = json.dumps(pub.params["view"], ensure_ascii=False)
     assert "My KPIs" in text and "Team KPIs" not in text and "4 accounts" in text
     assert "My portfolio" in text  # the portfolio is still there below
+    trends, matrix = images(pub.params["view"]["blocks"])
+    assert matrix["title"]["text"] == "Tier matrix" and mock.file_bytes(matrix["slack_file"]["id"])
 
 
-def test_home_without_a_chart_when_the_upload_fails(reviewed, bot: Bot, mock: MockSlack) -> None:
-    mock.fail("files.getUploadURLExternal", "not_allowed_token_type")
+def test_home_keeps_what_uploaded_when_an_upload_fails_and_retries_later(reviewed, bot: Bot,
+                                                                         mock: MockSlack) -> None:
+    mock.fail("files.getUploadURLExternal", "not_allowed_token_type")  # the first chart's upload is refused
     bot.send(sr.event_body("app_home_opened", user=ALICE))
     [pub] = mock.wait_for("views.publish", timeout=60)
     assert pub.response["ok"], pub.response
-    assert "My KPIs" in json.dumps(pub.params["view"]) and not images(pub.params["view"]["blocks"])
+    assert "My KPIs" in json.dumps(pub.params["view"])
+    [matrix] = images(pub.params["view"]["blocks"])  # the KPIs as text and the chart that did upload
+    assert matrix["title"]["text"] == "Tier matrix"
+    bot.send(sr.event_body("app_home_opened", user=ALICE))  # a partial set is not kept: tried again
+    pubs = mock.wait_for("views.publish", 2, timeout=60)
+    assert [i["title"]["text"] for i in images(pubs[1].params["view"]["blocks"])] == ["KPI trends, last 12 weeks",
+                                                                                      "Tier matrix"]
 
 
 def test_digest_carries_team_kpis_and_the_chart(reviewed) -> None:
@@ -96,9 +107,9 @@ def test_digest_carries_team_kpis_and_the_chart(reviewed) -> None:
         assert_valid_blocks(blocks)
         text = json.dumps(blocks, ensure_ascii=False)
         assert "Team KPIs" in text and "Profile completeness" in text
-        [image] = images(blocks)
-        data = mock.file_bytes(image["slack_file"]["id"])
-        assert data is not None and png_size(data) == pixel_size(TRENDS_SIZE)
+        trends, matrix = images(blocks)
+        assert png_size(mock.file_bytes(trends["slack_file"]["id"]) or b"") == pixel_size(TRENDS_SIZE)
+        assert png_size(mock.file_bytes(matrix["slack_file"]["id"]) or b"") == pixel_size(MATRIX_SIZE)
 
 
 def test_manifest_asks_for_the_upload_scope() -> None:
