@@ -32,6 +32,7 @@ bench: install  ## every benchmark (about 45 minutes on 2 cores); figures go to 
 	$(BIN)/python bench/tiering.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/rivals.py
+	$(BIN)/python bench/kpis.py
 	$(BIN)/python bench/slack_http.py
 	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/ingest.py

@@ -19,6 +19,7 @@ from bot.render_views import (
     unknown_home_view,
 )
 from bot.runtime import BotContext
+from knowledge.profile import Person
 from knowledge.quality import quality
 from skills.portfolio import current_tier_map, my_portfolio
 
@@ -33,7 +34,9 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
     else:
         portfolio = my_portfolio(ctx.store, ctx.settings, person, ctx.day())
         view = home_view(portfolio, ctx.owner_label, page)
-        if page == 0:  # the handover button and lifetime values (bot/handlers_handover.py), under the title
+        if page == 0:
+            _add_kpis(ctx, person, view)
+            # the handover button and lifetime values (bot/handlers_handover.py), under the title
             from bot.handlers_handover import home_blocks
 
             ids = [a.account_id for members in portfolio.tiers.values() for a in members]
@@ -41,6 +44,19 @@ def publish_home(ctx: BotContext, user_id: str, page: int = 0) -> dict[str, Any]
             view["blocks"] = view["blocks"][:2] + extra + view["blocks"][2:]
     ctx.client.views_publish(user_id=user_id, view=view)
     return view
+
+
+def _add_kpis(ctx: BotContext, person: Person, view: dict[str, Any]) -> None:
+    """The KPI section (a manager's team, else the rep's own) with its trend chart, under the Home tab's header."""
+    from bot.kpi_slack import home_kpi_blocks
+
+    try:
+        extra = home_kpi_blocks(ctx.store, ctx.settings, ctx.client, person, ctx.day())
+    except Exception:  # the portfolio is still worth showing without KPIs
+        log.exception("KPIs for %s's Home tab", person.email)
+        return
+    if extra and len(view["blocks"]) + len(extra) <= 100:
+        view["blocks"][2:2] = extra
 
 
 def register(app: App, ctx: BotContext) -> None:

@@ -259,6 +259,8 @@ class MockSlack:
         self.messages: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> ts -> message
         self.views: dict[str, dict[str, Any]] = {}
         self.reactions: set[tuple[str, str, str]] = set()
+        # files.getUploadURLExternal -> POST to its upload_url -> files.completeUploadExternal
+        self.files: dict[str, dict[str, Any]] = {}
         self._calls: list[Call] = []
         self._cond = threading.Condition()
         self._rate_limits: dict[str, list[_Rule]] = {}
@@ -429,6 +431,7 @@ class MockSlack:
             self.messages.clear()
             self.views.clear()
             self.reactions.clear()
+            self.files.clear()
 
     # ----------------------------------------------------------------- internals
     def next_ts(self) -> str:
@@ -494,6 +497,39 @@ class MockSlack:
         self._record(call)
         return 200, {}, call.response
 
+    def receive_upload(self, path: str, body: bytes) -> tuple[int, str]:
+        """The POST of a file's bytes to the upload URL that files.getUploadURLExternal handed out."""
+        file_id = path.rstrip("/").rsplit("/", 1)[-1]
+        with self._cond:
+            f = self.files.get(file_id)
+            if f is None:
+                status, text = 404, "file_not_found"
+            elif len(body) != f["length"]:  # Slack refuses bytes that do not match the announced length
+                status, text = 400, f"length mismatch: announced {f['length']}, got {len(body)}"
+            else:
+                f["data"] = body
+                status, text = 200, f"OK - {len(body)}"
+        self._record(Call("upload", {"file_id": file_id, "size": len(body)}, {}, time.time(), path=path,
+                          status=status, response={"ok": status == 200}))
+        return status, text
+
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a file id (None until its upload arrived)."""
+        with self._cond:
+            f = self.files.get(file_id)
+            return f["data"] if f else None
+
+    def _unknown_files(self, blocks: Any) -> list[str]:
+        """Image blocks naming a slack_file that was never uploaded and completed: Slack answers invalid_blocks."""
+        out = []
+        for b in blocks if isinstance(blocks, list) else []:
+            ref = b.get("slack_file") if isinstance(b, dict) and b.get("type") == "image" else None
+            if isinstance(ref, dict) and ref.get("id"):
+                f = self.files.get(str(ref["id"]))
+                if f is None or not f.get("completed"):
+                    out.append(f"image block: slack_file {ref['id']} is not a completed upload")
+        return out
+
     def _auth_error(self, method: str, token: str | None) -> str | None:
         if method in _NO_AUTH_METHODS:
             return None
@@ -541,7 +577,7 @@ class MockSlack:
         if not (p.get("text") or p.get("blocks") or p.get("attachments")):
             return {"ok": False, "error": "no_text"}
         if self.validate_blocks and "blocks" in p:
-            errors = block_errors(p["blocks"], "message")
+            errors = block_errors(p["blocks"], "message") + self._unknown_files(p["blocks"])
             if errors:
                 return {"ok": False, "error": "invalid_blocks", "errors": errors}
         return None
@@ -620,7 +656,7 @@ class MockSlack:
 
     def _store_view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
         if self.validate_blocks:
-            errors = view_errors(view)
+            errors = view_errors(view) + self._unknown_files(view.get("blocks") if isinstance(view, dict) else None)
             if errors:
                 return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": errors}}
         view_id = view_id or f"V{self._next_id():08d}"
@@ -714,6 +750,45 @@ class MockSlack:
             self.reactions.discard(key)
         return {"ok": True}
 
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(p.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not p.get("filename") or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{self._next_id():010d}"
+        with self._cond:
+            self.files[file_id] = {"id": file_id, "filename": str(p["filename"]), "length": length,
+                                   "alt_txt": p.get("alt_txt"), "title": None, "data": None, "completed": False,
+                                   "channels": []}
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/v1/{file_id}"}
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = p.get("files")
+        if isinstance(items, str):
+            try:
+                items = json.loads(items)
+            except ValueError:
+                return {"ok": False, "error": "invalid_json"}
+        if not isinstance(items, list) or not items:
+            return {"ok": False, "error": "invalid_arguments"}
+        out = []
+        channel = str(p.get("channel_id") or "")
+        with self._cond:
+            for item in items:
+                f = self.files.get(str(item.get("id", ""))) if isinstance(item, dict) else None
+                if f is None or f["data"] is None:  # never uploaded: Slack has nothing to complete
+                    return {"ok": False, "error": "file_not_found"}
+                f["completed"] = True
+                f["title"] = item.get("title") or f["filename"]
+                if channel:
+                    f["channels"].append(channel)
+                out.append({"id": f["id"], "name": f["filename"], "title": f["title"], "size": len(f["data"]),
+                            "mimetype": "image/png" if f["data"][:8] == b"\x89PNG\r\n\x1a\n" else
+                            "application/octet-stream", "channels": list(f["channels"])})
+        return {"ok": True, "files": out}
+
     def _m_assistant_threads_setStatus(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel_id") or not p.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
@@ -772,6 +847,15 @@ def _make_handler(mock: MockSlack) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if parts.path.startswith("/upload/"):  # a file's raw bytes, not a form: answered in plain text
+                status, text = mock.receive_upload(parts.path, body)
+                out = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
             try:
                 params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
                 params.update(parse_body(headers.get("content-type", ""), body))

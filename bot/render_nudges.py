@@ -151,7 +151,8 @@ def _who(email: str) -> str:
     return esc(email.split("@")[0])
 
 
-def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, Any]]]:
+def digest_message(d: Digest, late: bool = False,
+                   charts: list[Any] | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The manager digest: tier changes, key dates ahead, overdue per rep (escalations first), coverage, freshness."""
     ctx = [{"type": "mrkdwn", "text": esc(d.totals_line())}]
     if late:
@@ -187,5 +188,10 @@ def digest_message(d: Digest, late: bool = False) -> tuple[str, list[dict[str, A
     blocks += [b for b in sections if b is not None]  # empty sections are left out
     if len(blocks) == 2:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "Nothing needs your attention."}})
+    if d.kpis and d.kpis.get("accounts"):  # the team's KPIs, and the charts that were uploaded (bot/kpi_slack.py)
+        from bot.render_kpis import kpi_blocks
+        from skills.kpis import KpiSet
+
+        blocks += kpi_blocks("Team KPIs", KpiSet.from_json(d.kpis), d.kpi_period_days, charts=charts)
     text = f"Team digest for {d.on:%d %b %Y}: {d.totals_line()}" + (" (late)" if late else "")
     return text, blocks

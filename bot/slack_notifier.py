@@ -71,3 +71,9 @@ class SlackNotifier:
             first = first or sent
         assert first is not None
         return first
+
+    def upload_png(self, data: bytes, filename: str, title: str, alt: str) -> str:
+        """Upload a chart for image blocks (files.getUploadURLExternal + files.completeUploadExternal)."""
+        from bot.kpi_slack import upload_png
+
+        return upload_png(self.client, data, filename, title, alt)

@@ -16,6 +16,7 @@ from cli import (
     history_cmds,
     knowledge_cmds,
     rivals_cmds,
+    kpis_cmds,
     schedule_cmds,
     slack_sim_cmd,
     tiers_cmds,
@@ -34,6 +35,7 @@ slack_sim_cmd.register(app)
 cases_cmds.register(app)
 rivals_cmds.register(app)
 handover_cmds.register(app)
+kpis_cmds.register(app)
 
 
 def run() -> None:

@@ -91,6 +91,7 @@ def digest(manager: str = typer.Option(..., "--manager", help="the manager's ema
                                                 for c in d.competitor]),
         ("Coverage risks", [f"  {c.account} ({c.tier}, {c.rep}): {c.detail}" for c in d.coverage]),
         ("Stale profiles", [f"  {c.account} ({c.rep}): {c.detail}" for c in d.stale]),
+        (f"Team KPIs, last {d.kpi_period_days} days (kam kpis --manager {person.email})", _kpi_lines(d.kpis)),
     ]
     shown = [(title, lines) for title, lines in sections if lines]  # an empty section is left out
     for title, lines in shown:
@@ -99,6 +100,15 @@ def digest(manager: str = typer.Option(..., "--manager", help="the manager's ema
             console.print(line, highlight=False)
     if not shown:
         console.print("\nNothing needs your attention.")
+
+
+def _kpi_lines(data: dict) -> list[str]:
+    from skills.kpis import KpiSet, fmt, kpi_names, label
+
+    if not data or not data.get("accounts"):
+        return []
+    kpis = KpiSet.from_json(data)
+    return [f"  {label(k)}: {fmt(kpis, k)}" for k in kpi_names()]
 
 
 def scheduler(once: str | None = typer.Option(None, "--once", help="run one job now and exit: sweep | digest | "

@@ -49,12 +49,16 @@ def _score(v: float | None) -> str:
 @tiers_app.callback(invoke_without_command=True)
 def tiers(typer_ctx: typer.Context,
           tier: str | None = typer.Option(None, "--tier", help="only accounts in this tier"),
-          as_json: bool = typer.Option(False, "--json", help="print the list as JSON")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="print the list as JSON"),
+          chart: Path | None = typer.Option(None, "--chart", help="also draw the tier matrix (importance x "
+                                            "strength, movers as arrows) to this PNG file")) -> None:
     """List every account's tier, both axis scores and the tier before its last change."""
     from skills.tiering.history import listing
 
     if typer_ctx.invoked_subcommand:
         return
+    if chart is not None:
+        _tier_chart(chart)
     rows = [r for r in listing(ctx().store) if not tier or r.tier == tier]
     if as_json:
         print_json([r.to_json() for r in rows])
@@ -67,6 +71,17 @@ def tiers(typer_ctx: typer.Context,
         table.add_row(r.account, tier_text, _score(r.importance), _score(r.strength), _tier(r.previous_tier), r.owner)
     console.print(table)
     console.print(f"{len(rows)} accounts")
+
+
+def _tier_chart(chart: Path) -> None:
+    """The tier matrix as a PNG (skills/charts.py); said on stderr so --json output stays clean."""
+    from cli.kpis_cmds import _chart_path, write_png
+    from skills.charts import render_tier_matrix, tier_matrix_data
+
+    target = _chart_path(chart)
+    data = tier_matrix_data(ctx().store, _config())
+    write_png(target, render_tier_matrix(data))
+    err_console.print(f"tier matrix of {len(data.points)} accounts written to {target}", highlight=False)
 
 
 @tiers_app.command("explain")

@@ -322,7 +322,8 @@ def make_engine(url: str) -> Engine:
 
 # Modules of later features that declare tables on `Base`; imported here so one create_all makes every table.
 TABLE_MODULES = ("knowledge.lexical", "knowledge.history", "skills.ask.memory", "skills.tiering.models", "bot.state",
-                 "bot.inbox", "scheduler.ledger", "skills.case_models", "knowledge.supplier_history")
+                 "bot.inbox", "scheduler.ledger", "skills.case_models", "knowledge.supplier_history",
+                 "skills.kpi_snapshots")
 
 
 def import_table_modules() -> None:

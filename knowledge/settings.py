@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     kam_satisfaction_drop: float = Field(default=0.5, gt=0)  # the account's satisfaction with us (1-5) down this much
     kam_rival_window_days: int = Field(default=90, ge=1)  # "since the last alert or this many days"
     kam_rival_tiers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["key", "strategic"])
+    # --- KPIs (docs/kpis.md): the default period of `kam kpis`, the digest, the Home tab and weekly snapshots ---
+    kam_kpi_period_days: int = Field(default=90, ge=1, le=3660)
 
     # --- tiering: factors, weights, thresholds (None: tiering.yaml in the project root; see docs/tiering.md) ---
     kam_tiering_config: Path | None = None

@@ -78,10 +78,23 @@ class Jobs:
         with self.running:
             return sweep.run_tier_review(kb, self.settings, self.notifier, self.clock.now())
 
+    def kpi_snapshots(self, only_if_missing: bool = False) -> int:
+        """This week's KPI snapshots (skills/kpi_snapshots.py); taking them again in a week replaces that week's."""
+        from skills.kpi_snapshots import take_snapshots, this_week_taken
+
+        day = self.clock.now().astimezone(ZoneInfo(self.settings.kam_timezone)).date()
+        with self.running:
+            if only_if_missing and this_week_taken(self.store, day, self.settings.kam_kpi_period_days):
+                return 0
+            written = take_snapshots(self.store, self.settings, day)
+        log.info("KPI snapshots for %s: %d", day, written)
+        return written
+
     def catch_up(self) -> None:
         """What a (re)start runs at once: everything that became due while no scheduler was running."""
         self.sweep()
         self.digests()
+        self.kpi_snapshots(only_if_missing=True)
 
 
 def _guard(fn: Callable[[], Any], name: str) -> Callable[[], None]:
@@ -123,6 +136,10 @@ def build_scheduler(jobs: Jobs, scheduler_cls: type[BaseScheduler] = BackgroundS
         scheduler.add_job(_guard(jobs.tier_review, "tier_review"),
                           CronTrigger(day_of_week=s.kam_tier_review_day, hour=s.kam_tier_review_hour, minute=0,
                                       timezone=s.kam_timezone), id="tier_review", replace_existing=True)
+
+    scheduler.add_job(_guard(jobs.kpi_snapshots, "kpi_snapshots"),
+                      CronTrigger(day_of_week=s.kam_weekly_day or "mon", hour=s.kam_sweep_hour, minute=0,
+                                  timezone=s.kam_timezone), id="kpi_snapshots", replace_existing=True)
 
     def refresh() -> None:
         schedule(scheduler, jobs)

@@ -241,7 +241,10 @@ def run_digests(store: Store, settings: Settings, notifier: Notifier, now: dt.da
         claimed = ledger.claim(store, [(ledger.Key("digest", m.email, day.isoformat(), m.email), payload, late,
                                         local_now.date())], token)
         if claimed:
-            text, blocks = digest_message(digest, late=late)
+            from bot.kpi_slack import digest_charts
+
+            text, blocks = digest_message(digest, late=late,
+                                          charts=digest_charts(notifier, store, settings, m, day))
             if blocks:  # tagged with its ledger row, so a retry after a crash can find it (send_once)
                 blocks = [{**blocks[0], "block_id": f"delivery:{claimed[0].id}"}, *blocks[1:]]
             try:

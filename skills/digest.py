@@ -85,6 +85,8 @@ class Digest:
     totals: dict[str, int] = field(default_factory=dict)
     case_escalations: list[Any] = field(default_factory=list)  # skills.cases.Escalation, new since the last digest
     competitor: list[DigestAlert] = field(default_factory=list)  # competitor alerts since the last digest
+    kpis: dict[str, Any] = field(default_factory=dict)  # the team's KPIs (skills/kpis.py KpiSet.to_json())
+    kpi_period_days: int = 0
 
     @property
     def escalations(self) -> list[tuple[str, DigestOverdue]]:
@@ -162,6 +164,11 @@ def build_digest(store: Store, settings: Settings, manager: str, on: dt.date, si
                     ([f"{len(c.missing)} required fields empty"] if c.missing else [])
             d.stale.append(DigestFlag(aid, name, rep, tier, "; ".join(parts)))
     d.competitor = competitor_digest(store, settings, since, on, accounts, tiers)
+    from skills.kpis import compute
+
+    d.kpi_period_days = settings.kam_kpi_period_days
+    d.kpis = compute(store, settings, end=on, period_days=d.kpi_period_days, manager=manager,
+                     tiers=tiers).total.to_json()
     n_overdue = sum(len(v) for v in d.overdue.values())
     d.case_escalations, cases_escalated = _case_escalations(store, settings, ids, since, on,
                                                              store.person(manager), tiers)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from knowledge.db import AccountRow, ContactRow, DimensionRow, KeyDateRow, json_text
 from knowledge.profile import DIMENSIONS, KEY_DATE_KINDS, Person
@@ -361,16 +361,18 @@ def account_checks(store: Store, settings: Settings, today: dt.date,
     roles: dict[str, set[str]] = defaultdict(set)
     filled: dict[str, set[str]] = defaultdict(set)
     fresh: dict[str, set[str]] = defaultdict(set)
-    with store.session() as s:
+    with store.engine.connect() as s:  # plain rows: the ORM session's per-row work doubled the cost
         tops = {aid: {"industry": ind, "region": reg} for aid, ind, reg in
                 s.execute(select(AccountRow.id, AccountRow.industry, AccountRow.region))
                 if account_ids is None or aid in account_ids}
         for aid in tops:
             checks[aid] = AccountChecks(aid)
-        for aid, role in s.execute(select(ContactRow.account_id, ContactRow.role)):
+        # counted per account and role in SQL: a few rows per account instead of one per contact
+        for aid, role, n in s.execute(select(ContactRow.account_id, ContactRow.role, func.count())
+                                      .group_by(ContactRow.account_id, ContactRow.role)):
             c = checks.get(aid)
             if c is not None:
-                c.contacts += 1
+                c.contacts += n
                 if role:
                     roles[aid].add(role)
         # the JSON is decoded here with orjson, not by the column type: most of the cost for 60,000 rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 
 from knowledge.importers.profiles import ingest_dir
-from knowledge.migrations import HEAD
+from knowledge.migrations import head
 from knowledge.store import Store
 from tests.conftest import EXAMPLES
 
@@ -35,7 +35,7 @@ def test_a_database_from_before_migrations_upgrades_in_place(settings):
     store.engine.dispose()
     upgraded = Store(settings)
     assert upgraded.migrations[:2] == ["an existing database without migrations: taken as revision 0001",
-                                       f"upgraded from revision 0001 to {HEAD}"]
+                                       f"upgraded from revision 0001 to {head()}"]
     assert "chunks" in upgraded.migrations[2]
     assert "position" in {col["name"] for col in inspect(upgraded.engine).get_columns("aliases")}
     assert {"profile_changes", "profile_bases"} <= set(inspect(upgraded.engine).get_table_names())
@@ -57,9 +57,22 @@ def test_a_database_at_0003_gets_the_slack_inbox(settings):
         c.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     store.engine.dispose()
     upgraded = Store(settings)
-    assert upgraded.migrations == [f"upgraded from revision 0003 to {HEAD}"]
+    assert upgraded.migrations == [f"upgraded from revision 0003 to {head()}"]
     columns = {col["name"] for col in inspect(upgraded.engine).get_columns("slack_inbox")}
     assert {"key", "body", "status", "attempts", "owner", "lease_until", "finished_at"} <= columns
     assert {i["name"] for i in inspect(upgraded.engine).get_indexes("slack_inbox")} >= {
         "ix_slack_inbox_status", "ix_slack_inbox_lease_until"}
+    upgraded.engine.dispose()
+
+
+def test_a_database_at_0004_gets_the_kpi_snapshots(settings):
+    store = Store(settings)
+    with store.engine.begin() as c:  # the schema as revision 0004 left it
+        c.execute(text("DROP TABLE kpi_snapshots"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    store.engine.dispose()
+    upgraded = Store(settings)
+    assert upgraded.migrations == [f"upgraded from revision 0004 to {head()}"]
+    columns = {col["name"] for col in inspect(upgraded.engine).get_columns("kpi_snapshots")}
+    assert {"week", "taken_on", "scope", "subject", "period_days", "data", "reconstructed"} <= columns
     upgraded.engine.dispose()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # Alembic is loaded only when there is something to migrate (
     from alembic.config import Config
 
 BASELINE = "0001"
-HEAD = "0006"  # the newest revision in versions/ (tests/test_migrations.py checks it against Alembic's head)
+HEAD = "0007"  # the newest revision in versions/ (tests/test_migrations.py checks it against Alembic's head)
 MIGRATE_LOCK = 7283910465  # pg_advisory_xact_lock key: one migrator per database
 
 
