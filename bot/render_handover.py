@@ -50,9 +50,10 @@ def brief_blocks(b: Brief, label: Label = str) -> tuple[str, list[Block]]:
         _lines("Open key dates", [f"• {d['date']} {d['kind']}: {escape(d['title'])}" for d in b.key_dates],
                "none ahead"),
     ]
-    if b.cases is not None:
-        blocks.append(_lines("Open cases", [
-            "• " + escape(str(c.get("title") or c.get("summary") or c.get("id"))) for c in b.cases], "none"))
+    if b.cases is not None:  # None only in briefs made before service cases existed
+        blocks.append(_lines("Open service cases", [
+            f"• #{c['id']} {c['severity']}, {c['state']} since {c['opened_at']}"
+            + (" *overdue*" if c.get("overdue") else "") + f": {escape(c['text'][:200])}" for c in b.cases], "none"))
     blocks += [
         _lines("Last interactions", [
             f"• {i['date']} {i['kind']}" + (f" by {label(i['by'])}" if i["by"] else "")

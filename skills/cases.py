@@ -470,6 +470,24 @@ def set_thread(store: Store, case_id: int, channel: str, ts: str) -> None:
                   .values(channel=channel, thread_ts=ts))
 
 
+def resolutions(store: Store, settings: Settings, since: dt.datetime, until: dt.datetime,
+                tiers: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+    """(account, resolved within its resolution target) for each case resolved in [since, until) and not reopened
+    since (state resolved or closed): the service KPI (skills/kpis.py)."""
+    with store.session() as s:
+        rows = s.execute(select(CaseRow).where(CaseRow.state.in_(("resolved", "closed")),
+                                               CaseRow.resolved_at >= _naive(since),
+                                               CaseRow.resolved_at < _naive(until))).scalars().all()
+        s.expunge_all()
+    cx = _Context(store, settings, tiers)
+    out = []
+    for row in rows:
+        stages = stages_of(row, cx.tiers.get(row.account_id), cx.zone(row.owner), cx.sla)
+        resolution = next(st for st in stages if st.stage == "resolution")
+        out.append((row.account_id, resolution.met_at is not None and resolution.met_at <= resolution.due))
+    return out
+
+
 def reassign_open_cases(store: Store, account_ids: Iterable[str], from_email: str, to_email: str) -> int:
     """Move the cases still open (not closed) at these accounts from one owner to another (a handover); returns
     how many moved. Each move is a step in the case's history."""

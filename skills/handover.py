@@ -6,7 +6,7 @@ Plain data, no Slack. `handover()` checks who may do it (an admin, or a manager 
     (knowledge/merge.py: a field the file did not change never overwrites the product);
   * moves the leaving rep's open nudges and snoozes to the new owner (scheduler/ledger.py tables) and copies the
     "done" marks of the current cycles, so nothing they already dealt with comes back;
-  * reassigns open service cases when the cases feature is installed (skills.cases.reassign_open_cases);
+  * reassigns the open service cases (skills.cases.reassign_open_cases);
   * builds the brief the new owner gets (`Brief`) and the summary for whoever made the handover.
 Sending is the caller's business (bot/handover_notify.py): this module returns the data.
 """
@@ -14,7 +14,6 @@ Sending is the caller's business (bot/handover_notify.py): this module returns t
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ from knowledge.profile import AccountProfile, Contact, Person
 from knowledge.quality import quality
 from knowledge.settings import Settings
 from knowledge.store import Store
+from skills.cases import list_cases, reassign_open_cases
 
 log = logging.getLogger(__name__)
 SOURCE = "handover"
@@ -65,7 +65,7 @@ class Brief:
     tier_why: list[str]
     decision_unit: list[DecisionPerson]
     key_dates: list[dict[str, Any]]  # open (today or later)
-    cases: list[dict[str, Any]] | None  # None: the cases feature is not installed
+    cases: list[dict[str, Any]] | None  # the open service cases (None only in briefs older than cases)
     interactions: list[dict[str, Any]]  # newest first
     notes: list[dict[str, Any]]  # newest first
     our_share: float | None
@@ -92,7 +92,7 @@ class HandoverResult:
     team_changed: list[str]  # ids where only the team changed (the leaving rep was on the team)
     nudges_moved: int
     snoozes_moved: int
-    cases_moved: int | None  # None: the cases feature is not installed
+    cases_moved: int | None  # open service cases moved to the new owner
     briefs: list[Brief] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -238,40 +238,16 @@ def _move_nudges(store: Store, account_ids: set[str], old: Person, new: Person
     return dict(moved_nudges), dict(moved_snoozes)
 
 
-def cases_module() -> Any | None:
-    """skills.cases when the service-cases feature is installed, else None."""
-    try:
-        return importlib.import_module("skills.cases")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("skills.cases", "skills"):
-            raise  # a broken import inside the feature is a real error
-        return None
+def _move_cases(store: Store, account_ids: list[str], old: Person, new: Person) -> int:
+    """Open service cases of these accounts held by the leaving rep, reassigned (skills/cases.py)."""
+    return reassign_open_cases(store, account_ids, old.email, new.email) if account_ids else 0
 
 
-def _move_cases(store: Store, account_ids: list[str], old: Person, new: Person) -> int | None:
-    """Open cases reassigned (None: the cases feature is not installed)."""
-    cases = cases_module()
-    reassign = getattr(cases, "reassign_open_cases", None) if cases else None
-    if reassign is None:
-        return None
-    return int(reassign(store, account_ids, old.email, new.email)) if account_ids else 0
-
-
-def _open_cases(store: Store, account_id: str) -> list[dict[str, Any]] | None:
-    """The account's open cases, when the cases feature offers `open_cases(store, account_ids)`; else None."""
-    import inspect
-
-    cases = cases_module()
-    lister = getattr(cases, "open_cases", None) if cases else None
-    if lister is None:
-        return None
-    try:
-        inspect.signature(lister).bind(store, [account_id])
-    except TypeError:  # another shape than open_cases(store, account_ids): leave the list out, say so in the log
-        log.warning("skills.cases.open_cases does not take (store, account_ids): no case list in handover briefs")
-        return None
-    return [c.to_json() if hasattr(c, "to_json") else asdict(c) if hasattr(c, "__dataclass_fields__") else dict(c)
-            for c in lister(store, [account_id])]
+def _open_cases(store: Store, settings: Settings, account_id: str) -> list[dict[str, Any]]:
+    """The account's service cases not closed yet, oldest first, as the brief lists them."""
+    found = list_cases(store, settings, account_ids={account_id}, open_only=True)
+    return [{"id": c.id, "state": c.state, "severity": c.severity, "owner": c.owner, "overdue": c.overdue,
+             "opened_at": c.opened_at.date().isoformat(), "text": c.text[:300]} for c in reversed(found)]
 
 
 def handover(store: Store, settings: Settings, from_ident: str, to_ident: str, accounts: Sequence[str] | None,
@@ -369,7 +345,7 @@ def brief(store: Store, settings: Settings, account_id: str, previous_owner: str
         account_id, profile.account, previous_owner, new_owner, tier, why, decision_unit(profile),
         [{"date": d.date.isoformat(), "kind": d.kind, "title": d.title}
          for d in sorted(profile.key_dates, key=lambda d: d.date) if d.date >= today],
-        _open_cases(store, account_id),
+        _open_cases(store, settings, account_id),
         [{"date": i.date.isoformat(), "kind": i.kind, "by": i.by, "summary": i.summary} for i in interactions],
         [{"date": n.date.isoformat(), "dimension": n.dimension, "by": n.by, "text": n.text} for n in notes],
         profile.metrics.purchase_share, rivals, list(q.missing), list(q.stale), round(q.overall, 2), clv)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from knowledge.db import AccountRow, InteractionRow, MetricsRow, YearlyRevenueRow
 from knowledge.profile import DIMENSIONS, Person
@@ -320,7 +319,7 @@ def compute(store: Store, settings: Settings, *, end: dt.date, period_days: int 
     _follow_through(store, start, end, set(per_rep), per_rep)
     _tier_moves(store, start, end, rep_of, per_rep)
     _growth(store, end, rep_of, tiers, per_rep, ids)
-    _service(store, start, end, rep_of, per_rep)
+    _service(store, settings, start, end, rep_of, tiers, per_rep)
     names = {p.email: p.name for p in people}
     reps = [RepKpis(r, names.get(r), k) for r, k in sorted(per_rep.items())]
     total = KpiSet()
@@ -468,53 +467,24 @@ def _growth(store: Store, end: dt.date, rep_of: dict[str, str], tiers: dict[str,
         g.accounts += 1
 
 
-SERVICE_TABLE = "service_cases"
+def _service(store: Store, settings: Settings, start: dt.date, end: dt.date, rep_of: dict[str, str],
+             tiers: dict[str, str], per_rep: dict[str, KpiSet]) -> None:
+    """Service cases resolved in the period (and not reopened since), and how many of them within the resolution
+    target of their tier and severity (skills/cases.py, business time in the owner's zone); null ("no cases yet")
+    until the deployment has a case."""
+    from skills.cases import CaseRow, resolutions
 
-
-def _service(store: Store, start: dt.date, end: dt.date, rep_of: dict[str, str],
-             per_rep: dict[str, KpiSet]) -> None:
-    """Cases closed in the period and how many of them by their target, from the service cases table when this
-    deployment has one; without it the KPI stays null ("no cases yet")."""
-    columns = _service_columns(store)
-    if columns is None:
-        return
-    from sqlalchemy import MetaData, Table
-
-    table = Table(SERVICE_TABLE, MetaData(), autoload_with=store.engine)
-    account, closed, target = (table.c[columns[0]], table.c[columns[1]], table.c[columns[2]])
+    with store.session() as s:
+        if s.execute(select(CaseRow.id).limit(1)).first() is None:
+            return
     lo, hi = dt.datetime.combine(start, dt.time()), dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
     for k in per_rep.values():
         k.service.available = True
-    with store.engine.connect() as conn:
-        for aid, closed_at, target_at in conn.execute(select(account, closed, target).where(
-                closed.is_not(None), closed >= lo, closed < hi)):
-            rep = rep_of.get(aid)
-            if rep is None:
-                continue
-            sv = per_rep[rep].service
-            sv.closed += 1
-            if target_at is not None and _as_datetime(closed_at) <= _as_datetime(target_at, end_of_day=True):
-                sv.within_target += 1
+    for aid, in_time in resolutions(store, settings, lo.replace(tzinfo=dt.UTC), hi.replace(tzinfo=dt.UTC), tiers):
+        rep = rep_of.get(aid)
+        if rep is None:
+            continue
+        sv = per_rep[rep].service
+        sv.closed += 1
+        sv.within_target += in_time
 
-
-def _as_datetime(value: Any, end_of_day: bool = False) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    day = _day(value)
-    return dt.datetime.combine(day, dt.time.max if end_of_day else dt.time())
-
-
-def _service_columns(store: Store) -> tuple[str, str, str] | None:
-    """(account, closed-at, target) column names of the cases table, or None when there is no such table."""
-    names = inspect(store.engine).get_table_names()
-    if SERVICE_TABLE not in names:
-        return None
-    cols = {c["name"] for c in inspect(store.engine).get_columns(SERVICE_TABLE)}
-
-    def first(options: Iterable[str]) -> str | None:
-        return next((c for c in options if c in cols), None)
-
-    account = first(("account_id", "account"))
-    closed = first(("closed_at", "resolved_at", "closed_on", "closed"))
-    target = first(("target_at", "due_at", "sla_due_at", "target", "due", "target_date"))
-    return (account, closed, target) if account and closed and target else None

@@ -228,25 +228,28 @@ def test_the_note_scan_takes_text_from_anywhere(accounts):
 
 
 def test_a_rival_named_in_a_new_service_case_alerts(accounts, settings):
-    """Service cases are another feature's table (`service_cases`: account_id, text, opened_at); when it is there,
-    the watch scans the cases opened in the period like notes."""
-    from sqlalchemy import text
+    """A service case opened through the cases feature (skills/cases.py) is scanned like a note."""
+    from knowledge.db import AccountRow
+    from skills.cases import open_case
 
     store, _, tiers = accounts
     acme, bayview = store.find_account("Acme Industrial"), store.find_account("Bayview Cold Chain")
-    opened = dt.datetime(2027, 4, 1, 9, 30)
-    with store.engine.begin() as c:
-        c.execute(text("CREATE TABLE service_cases (id INTEGER PRIMARY KEY, account_id VARCHAR(80), text TEXT, "
-                       "opened_at TIMESTAMP)"))
-        c.execute(text("INSERT INTO service_cases VALUES (:i, :a, :t, :o)"), [
-            {"i": 1, "a": acme, "t": "Line 3 labeller jammed again; Rockwell offered to replace it for free.",
-             "o": opened},
-            {"i": 2, "a": bayview, "t": "Coastline Automation fixed it faster.", "o": opened},  # opportunity tier
-            {"i": 3, "a": acme, "t": "Invoice question, nothing else.", "o": opened}])
-    found = _alerts(store, settings, tiers, opened - DAY, opened + DAY)
+    opened = dt.datetime(2027, 4, 1, 9, 30, tzinfo=dt.UTC)
+
+    def case(account_id: str, text: str) -> int:
+        with store.session() as s:
+            owner = store.person(s.get(AccountRow, account_id).owner)
+        return open_case(store, settings, account_id, text, owner, now=opened).id
+
+    first = case(acme, "Line 3 labeller jammed again; Rockwell offered to replace it for free.")
+    case(bayview, "Coastline Automation fixed it faster.")  # an opportunity account: not watched
+    case(acme, "Invoice question, nothing else.")
+    at = opened.replace(tzinfo=None)
+    found = _alerts(store, settings, tiers, at - DAY, at + DAY)
     assert [(a.kind, a.account_id, a.party, a.title(), a.sources[0]["origin"]) for a in found] == [
-        ("rival_mentioned", acme, "Rockwell Automation", "Rockwell Automation named in a new service case", "case 1")]
-    assert _alerts(store, settings, tiers, opened + DAY, opened + 2 * DAY) == []
+        ("rival_mentioned", acme, "Rockwell Automation", "Rockwell Automation named in a new service case",
+         f"case {first}")]
+    assert _alerts(store, settings, tiers, at + DAY, at + 2 * DAY) == []
 
 
 def test_competitor_alerts_are_nudges_on_the_owners_next_batch(accounts, settings):

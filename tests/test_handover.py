@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -49,7 +47,7 @@ def test_cli_hands_over_owner_team_and_history(sample_kb) -> None:
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert set(out["owner_changed"]) == owned and out["team_changed"] == [HANSHAN]
-    assert out["cases_moved"] is None  # the cases feature is not on this branch
+    assert out["cases_moved"] == 0  # no open service case at these accounts
     assert len(out["delivery"]["sent"]) == len(owned) and not out["delivery"]["failed"]
     assert not _bobs_accounts(store) and all(store.summaries([a])[0].owner == ALICE for a in owned)
     hanshan = store.summaries([HANSHAN])[0]
@@ -186,7 +184,7 @@ def test_brief_content(sample_kb) -> None:
     assert (b.gaps, b.stale, b.completeness) == (q.missing, q.stale, round(q.overall, 2))
     assert b.tier_why and any("importance" in w for w in b.tier_why)
     assert b.clv and "years" in b.clv
-    assert b.cases is None
+    assert b.cases == []
 
     console = ConsoleNotifier(echo=False)
     from bot.handover_notify import send_handover
@@ -196,23 +194,23 @@ def test_brief_content(sample_kb) -> None:
     assert "Karen Doyle" in console.sent[0][1] and "Handover done" in console.sent[1][1]
 
 
-# ------------------------------------------------------------------------------------------- cases (guarded)
-def test_open_cases_move_when_the_cases_feature_is_installed(sample_kb, monkeypatch: pytest.MonkeyPatch) -> None:
+# ------------------------------------------------------------------------------------------- service cases
+def test_open_cases_move_to_the_new_owner_and_are_in_the_brief(sample_kb) -> None:  # noqa: ANN001
+    from skills.cases import act, get_case, open_case
+
     settings, store, _ = sample_kb
-    calls = []
-    fake = types.ModuleType("skills.cases")
-
-    def reassign_open_cases(store_, account_ids, from_email, to_email):  # noqa: ANN001, ANN202
-        calls.append((store_, list(account_ids), from_email, to_email))
-        return 2
-
-    fake.reassign_open_cases = reassign_open_cases  # type: ignore[attr-defined]
-    fake.open_cases = lambda store_, ids: [{"id": 7, "title": "Late labelling heads"}]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "skills.cases", fake)
+    bob = store.person(BOB)
+    running = open_case(store, settings, ACME, "Late labelling heads on line 3", bob, severity="high")
+    closed = open_case(store, settings, ACME, "Invoice copy", bob)
+    for action in ("ack", "resolve"):
+        act(store, settings, closed.id, action, bob)
+    act(store, settings, closed.id, "confirm", bob, satisfaction=4, note="fine")
     result = handover(store, settings, BOB, ALICE, ["acme"], MIA, today=TODAY)
-    assert calls == [(store, [ACME], BOB, ALICE)] and result.cases_moved == 2
-    assert result.briefs[0].cases == [{"id": 7, "title": "Late labelling heads"}]
-
+    assert result.cases_moved == 1
+    assert get_case(store, settings, running.id).owner == ALICE and get_case(store, settings, closed.id).owner == BOB
+    [entry] = result.briefs[0].cases
+    assert (entry["id"], entry["severity"], entry["owner"]) == (running.id, "high", ALICE)
+    assert "Late labelling heads" in entry["text"]
 
 def test_skill_refusals_name_the_field(sample_kb) -> None:
     settings, store, _ = sample_kb

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from scheduler import ledger
 from scheduler.clock import ManualClock
@@ -165,27 +165,31 @@ def test_tier_movement_counts_upgrades_and_downgrades_inside_the_period(kb):
     assert (longer.upgrades, longer.downgrades) == (2, 1)
 
 
-def test_service_kpi_reads_the_cases_table_when_there_is_one(kb):
+def test_service_kpi_counts_cases_resolved_within_their_target(kb):
+    from knowledge.db import AccountRow
+    from skills.cases import act, open_case
+
     settings, store = kb
     assert compute(store, settings, end=DAY).total.service.to_json()["note"] == "no cases yet"
-    with store.engine.begin() as c:  # the shape of the service cases feature's table
-        c.execute(text("CREATE TABLE service_cases (id INTEGER PRIMARY KEY, account_id VARCHAR(80), "
-                       "opened_at TIMESTAMP, closed_at TIMESTAMP, target_at TIMESTAMP)"))
-        rows = [(1, "hanshan-packaging-co", "2026-10-01 08:00", "2026-10-02 08:00", "2026-10-03 08:00"),
-                (2, "hanshan-packaging-co", "2026-10-01 08:00", "2026-10-09 08:00", "2026-10-03 08:00"),
-                (3, "kang-yuan-zhi-yao-ji-tuan", "2026-11-01 08:00", None, "2026-11-03 08:00"),  # still open
-                (4, "acme-industrial", "2026-05-01 08:00", "2026-05-02 08:00", "2026-05-03 08:00")]  # long ago
-        for row in rows:
-            c.execute(text("INSERT INTO service_cases VALUES (:i, :a, :o, :c, :t)"),
-                      dict(zip("iaoct", row, strict=True)))
-    try:
-        report = compute(store, settings, end=DAY, manager="mia@example.com")
-        by_rep = {r.rep: r.kpis.service.to_json() for r in report.reps}
-        assert by_rep["alice@example.com"] == {"value": 0.5, "within_target": 1, "closed": 2, "note": None}
-        assert by_rep["bob@example.com"]["note"] == "no cases closed in the period"
-    finally:
-        with store.engine.begin() as c:
-            c.execute(text("DROP TABLE service_cases"))
+
+    def case(account_id: str, opened: str, resolved: str | None, reopened: str | None = None) -> None:
+        with store.session() as s:
+            owner = store.person(s.get(AccountRow, account_id).owner)
+        at = dt.datetime.fromisoformat(opened).replace(tzinfo=dt.UTC)
+        c = open_case(store, settings, account_id, "labels peel off", owner, now=at)
+        for when, action in ((resolved, "resolve"), (reopened, "reopen")):
+            if when:
+                act(store, settings, c.id, action, owner, now=dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC))
+
+    case("hanshan-packaging-co", "2026-10-01 08:00", "2026-10-01 09:00")  # key: well within 3 business days
+    case("hanshan-packaging-co", "2026-10-01 08:00", "2026-11-20 08:00")  # seven weeks: past any target
+    case("hanshan-packaging-co", "2026-10-01 08:00", "2026-10-01 09:00", "2026-10-05 08:00")  # reopened: not resolved
+    case("kang-yuan-zhi-yao-ji-tuan", "2026-11-01 08:00", None)  # still open
+    case("acme-industrial", "2026-05-01 08:00", "2026-05-01 10:00")  # resolved before the period
+    report = compute(store, settings, end=DAY, manager="mia@example.com")
+    by_rep = {r.rep: r.kpis.service.to_json() for r in report.reps}
+    assert by_rep["alice@example.com"] == {"value": 0.5, "within_target": 1, "closed": 2, "note": None}
+    assert by_rep["bob@example.com"]["note"] == "no cases closed in the period"
 
 
 def test_period_and_scope_errors_name_the_option(kb):
