@@ -148,3 +148,18 @@ def test_tiering_factor_off_by_default_on_when_configured(sample_kb, tmp_path: P
     assert f.source.startswith("derived") and f.contribution is not None
     cli = kam(settings.kam_home, "tiers", "what-if", "--config", str(_clv_tiering(tmp_path)), "--json")
     assert cli.returncode == 0, cli.stderr
+
+
+@pytest.mark.parametrize("question", ["rank my accounts by lifetime value", "我的客户按生命周期价值排名"])
+def test_ask_ranks_accounts_by_lifetime_value(sample_kb, question: str) -> None:
+    from skills.clv import portfolio_clv
+
+    settings, store, index = sample_kb
+    answer = ask(KnowledgeBase(settings, store, index), question, "bob@example.com", today=TODAY)
+    assert answer.status == "answered", answer.answer
+    mine = store.visible_account_ids(store.person("bob@example.com"))
+    values = portfolio_clv(store, mine, TODAY)
+    expected = [values[a].account for a in sorted(values, key=lambda a: -(values[a].value or 0))]
+    lines = [line for line in answer.answer.splitlines() if line.startswith("- ")]
+    assert [line[2:].split(":")[0].split("：")[0].strip("*") for line in lines] == expected
+    assert f"{values[ACME].value:,.0f}" in answer.answer

@@ -63,6 +63,22 @@ def test_cli_hands_over_owner_team_and_history(sample_kb) -> None:
     assert "handover by mia@example.com" in text and "owner: bob@example.com -> alice@example.com" in text
 
 
+def test_cli_ingest_of_the_files_naming_the_old_owner_keeps_the_handover(sample_kb, tmp_path: Path) -> None:
+    settings, store, index = sample_kb
+    owned = _bobs_accounts(store)
+    assert kam(settings.kam_home, "handover", "--from", BOB, "--to", ALICE, "--as", MIA).returncode == 0
+    index.close()  # `kam ingest` writes the index: the fixture's handle must let go of it
+    copy = shutil.copytree(EXAMPLES, tmp_path / "accounts")  # every file still names bob; each one edited a little
+    for path in copy.glob("*.yaml"):
+        if path.name != "people.yaml":
+            path.write_text(path.read_text().replace("\nregion: ", "\nregion: Greater ", 1))
+    run = kam(settings.kam_home, "ingest", str(copy), "--json")
+    assert run.returncode == 0, run.stderr
+    assert all(store.summaries([a])[0].owner == ALICE for a in owned)
+    assert store.summaries([ACME])[0].region == "Greater US West and Midwest"  # the files were merged
+    assert not [c for c in json.loads(run.stdout).get("conflicts", []) if "owner" in json.dumps(c)]
+
+
 def test_cli_refuses_bad_input_and_changes_nothing(sample_kb) -> None:
     settings, store, _ = sample_kb
     home = settings.kam_home

@@ -156,3 +156,20 @@ def test_a_new_owner_without_slack_is_reported_not_lost(bot: Bot, mock: MockSlac
     [reply] = [c for c in mock.calls("response_url") if "Handover done" in c.params.get("text", "")]
     text = json.dumps(reply.params["blocks"])
     assert "Not delivered" in text and "brief:acme-industrial -> dave@example.com" in text
+
+
+def test_modal_with_more_accounts_than_a_select_holds_takes_names() -> None:
+    from bot.render_handover import handover_modal, modal_values
+
+    many = [(f"acct-{i}", f"Account {i}") for i in range(150)]
+    view = handover_modal(many)
+    assert_valid_view(view)
+    [acc] = [b for b in view["blocks"] if b.get("block_id") == ACCOUNTS_BLOCK]
+    assert acc["element"]["type"] == "plain_text_input" and acc["optional"]
+    few = handover_modal(many[:3])
+    assert_valid_view(few)
+    state = {"values": {FROM_BLOCK: {FROM_ACTION: {"type": "users_select", "selected_user": BOB}},
+                        TO_BLOCK: {TO_ACTION: {"type": "users_select", "selected_user": ALICE}},
+                        ACCOUNTS_BLOCK: {ACCOUNTS_ACTION: {"type": "plain_text_input",
+                                                           "value": " Acme , Lakeside Brewing,, "}}}}
+    assert modal_values({**view, "state": state}) == (BOB, ALICE, ["Acme", "Lakeside Brewing"])

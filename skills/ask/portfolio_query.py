@@ -33,7 +33,7 @@ ROLE_CONCEPTS = {"role:decision_maker": ("decision_maker", "economic_buyer"),
 KIND_CONCEPTS = {"key_dates:renewal": "renewal", "key_dates:review": "review", "key_dates:visit": "visit",
                  "key_dates:anniversary": "anniversary"}
 METRIC_FORMAT = {"profit_margin": "{:.0%}", "purchase_share": "{:.0%}", "growth": "{:+.0%}", "revenue": "{:,.0f}",
-                 "satisfaction": "{:g}/5", "potential": "{:g}/5", "complaints": "{:g}"}
+                 "satisfaction": "{:g}/5", "potential": "{:g}/5", "complaints": "{:g}", "clv": "{:,.0f}"}
 
 
 @dataclass
@@ -175,9 +175,14 @@ def _accounts(store: Store, q: Query, g: Grounding, scope: set[str] | None, toda
     metric = (q.sort or (None,))[0] or (q.threshold[0] if q.threshold else None)
     values: dict[str, float | None] = {}
     if metric:
-        with store.session() as s:
-            values = dict(s.execute(select(MetricsRow.account_id, getattr(MetricsRow, metric))
-                                    .where(MetricsRow.account_id.in_(list(keep)))).all())
+        if metric == "clv":  # computed from the metrics (skills/clv.py), not stored
+            from skills.clv import portfolio_clv
+
+            values = {a: c.value for a, c in portfolio_clv(store, list(keep), today).items()}
+        else:
+            with store.session() as s:
+                values = dict(s.execute(select(MetricsRow.account_id, getattr(MetricsRow, metric))
+                                        .where(MetricsRow.account_id.in_(list(keep)))).all())
         if q.threshold:
             _, side, bound = q.threshold
             keep = {a for a in keep if values.get(a) is not None
