@@ -199,6 +199,26 @@ def test_each_alert_kind_fires_once_per_change_and_never_for_unchanged_data(acco
     assert len({(a.subject, a.cycle) for a in found}) == len(found)
 
 
+def test_filling_in_an_empty_supplier_list_is_not_a_rival_moving_in(tmp_path, store, settings):
+    data = tmp_path / "accounts"
+    data.mkdir()
+    (data / "zeta.yaml").write_text("account: Zeta Tools\nowner: bob@example.com\n")
+    ingest_dir(store, data)
+    zeta = store.find_account("Zeta Tools")
+    tiers = {zeta: "key"}
+    t0 = utcnow() + DAY
+    store.edit_profile(zeta, {"suppliers.items[Siemens].name": "Siemens", "suppliers.items[Siemens].share": 0.4,
+                              "suppliers.items[SMC].name": "SMC", "suppliers.items[SMC].share": 0.2},
+                       source="slack", actor="bob@example.com", at=t0)  # the first time anyone filled it in
+    assert _alerts(store, settings, tiers, t0 - DAY, t0 + DAY) == []
+    store.edit_profile(zeta, {"suppliers.items[Omron].name": "Omron", "suppliers.items[Omron].share": 0.15},
+                       source="slack", actor="bob@example.com", at=t0 + 5 * DAY)  # a new rival on a known list
+    found = _alerts(store, settings, tiers, t0, t0 + 10 * DAY)
+    assert [(a.kind, a.party, a.old, a.new, a.since) for a in found] == [("rival_share_up", "Omron", None, 0.15, None)]
+    assert found[0].title() == "Omron: share up 15 points"
+    assert found[0].detail().startswith("absent → 15% (new on file)")
+
+
 def test_thresholds_come_from_the_settings(accounts, tmp_path):
     store, _, tiers = accounts
     acme = store.find_account("Acme Industrial")
