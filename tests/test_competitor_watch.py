@@ -24,7 +24,7 @@ from knowledge.supplier_history import OURS, SupplierHistoryRow, point
 from scheduler import ledger
 from scheduler.sweep import run_digests, run_sweep
 from skills.nudges import nudges_between
-from skills.rivals.mentions import NoteScanner
+from skills.rivals.mentions import NoteScanner, scan_text
 from skills.rivals.watch import competitor_alerts
 from tests.conftest import EXAMPLES, make_settings
 from tests.test_cli import kam
@@ -244,6 +244,7 @@ def test_the_note_scan_takes_text_from_anywhere(accounts):
     assert [(f.kind, f.name, f.source, f.when) for f in found] == [
         ("rival_mentioned", "Tetra Pak", "case", when), ("key_contact_leaving", "Li Wei", "case", when)]
     assert scanner.scan(hanshan, "", "case", when) == []
+    assert scan_text(store, hanshan, "客户说利乐在报价。Li Wei 下个月离职。", "case", when) == found[:2]
     assert scanner.scan(hanshan, "A quiet week; the line runs well.", "slack", when) == []
 
 
