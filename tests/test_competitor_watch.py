@@ -107,6 +107,7 @@ def test_slack_cli_and_crm_writes_are_dated_with_their_source(accounts, settings
                      ("our_share_down", None, "crm")}
 
 
+@pytest.mark.slow  # the full CRM export
 def test_a_crm_import_records_no_share_history_it_does_not_carry(shared_data, store, settings):
     from knowledge.importers.crm import import_crm
 
@@ -494,6 +495,7 @@ def _oracle(history: list[tuple[dt.datetime, float]], threshold: float, window: 
     return out
 
 
+@pytest.mark.slow  # 180 sweeps into the mock Slack
 def test_simulated_180_days_of_moving_shares(sample_kb):
     """Half a year over the sample accounts: reps move rivals' shares, our share and satisfaction (or save them
     unchanged) and write notes; the scheduler sweeps every day into the mock Slack. Every alert the rule calls for
