@@ -24,7 +24,7 @@ from knowledge.supplier_history import OURS, SupplierHistoryRow, point
 from scheduler import ledger
 from scheduler.sweep import run_digests, run_sweep
 from skills.nudges import nudges_between
-from skills.rivals.mentions import NoteScanner
+from skills.rivals.mentions import NoteScanner, scan_text
 from skills.rivals.watch import competitor_alerts
 from tests.conftest import EXAMPLES, make_settings
 from tests.test_cli import kam
@@ -107,6 +107,7 @@ def test_slack_cli_and_crm_writes_are_dated_with_their_source(accounts, settings
                      ("our_share_down", None, "crm")}
 
 
+@pytest.mark.slow  # the full CRM export
 def test_a_crm_import_records_no_share_history_it_does_not_carry(shared_data, store, settings):
     from knowledge.importers.crm import import_crm
 
@@ -199,6 +200,26 @@ def test_each_alert_kind_fires_once_per_change_and_never_for_unchanged_data(acco
     assert len({(a.subject, a.cycle) for a in found}) == len(found)
 
 
+def test_filling_in_an_empty_supplier_list_is_not_a_rival_moving_in(tmp_path, store, settings):
+    data = tmp_path / "accounts"
+    data.mkdir()
+    (data / "zeta.yaml").write_text("account: Zeta Tools\nowner: bob@example.com\n")
+    ingest_dir(store, data)
+    zeta = store.find_account("Zeta Tools")
+    tiers = {zeta: "key"}
+    t0 = utcnow() + DAY
+    store.edit_profile(zeta, {"suppliers.items[Siemens].name": "Siemens", "suppliers.items[Siemens].share": 0.4,
+                              "suppliers.items[SMC].name": "SMC", "suppliers.items[SMC].share": 0.2},
+                       source="slack", actor="bob@example.com", at=t0)  # the first time anyone filled it in
+    assert _alerts(store, settings, tiers, t0 - DAY, t0 + DAY) == []
+    store.edit_profile(zeta, {"suppliers.items[Omron].name": "Omron", "suppliers.items[Omron].share": 0.15},
+                       source="slack", actor="bob@example.com", at=t0 + 5 * DAY)  # a new rival on a known list
+    found = _alerts(store, settings, tiers, t0, t0 + 10 * DAY)
+    assert [(a.kind, a.party, a.old, a.new, a.since) for a in found] == [("rival_share_up", "Omron", None, 0.15, None)]
+    assert found[0].title() == "Omron: share up 15 points"
+    assert found[0].detail().startswith("absent → 15% (new on file)")
+
+
 def test_thresholds_come_from_the_settings(accounts, tmp_path):
     store, _, tiers = accounts
     acme = store.find_account("Acme Industrial")
@@ -224,6 +245,7 @@ def test_the_note_scan_takes_text_from_anywhere(accounts):
     assert [(f.kind, f.name, f.source, f.when) for f in found] == [
         ("rival_mentioned", "Tetra Pak", "case", when), ("key_contact_leaving", "Li Wei", "case", when)]
     assert scanner.scan(hanshan, "", "case", when) == []
+    assert scan_text(store, hanshan, "客户说利乐在报价。Li Wei 下个月离职。", "case", when) == found[:2]
     assert scanner.scan(hanshan, "A quiet week; the line runs well.", "slack", when) == []
 
 
@@ -476,6 +498,7 @@ def _oracle(history: list[tuple[dt.datetime, float]], threshold: float, window: 
     return out
 
 
+@pytest.mark.slow  # 180 sweeps into the mock Slack
 def test_simulated_180_days_of_moving_shares(sample_kb):
     """Half a year over the sample accounts: reps move rivals' shares, our share and satisfaction (or save them
     unchanged) and write notes; the scheduler sweeps every day into the mock Slack. Every alert the rule calls for

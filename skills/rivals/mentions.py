@@ -99,3 +99,9 @@ class NoteScanner:
         pattern = self.vocab.leaving_pattern
         m = pattern.search(fold(text or "")) if pattern else None
         return m.group(0) if m else None
+
+
+def scan_text(store: Store, account_id: str, text: str, source: str, when: dt.datetime) -> list[Finding]:
+    """One text at one account (a service case as it is opened, say): the rivals it names and the account's key
+    contacts it says are leaving. The watch itself scans notes and cases in bulk with one `NoteScanner`."""
+    return NoteScanner.from_store(store, {account_id}).scan(account_id, text, source, when)

@@ -95,6 +95,7 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
     by_rival: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     updated: dict[str, dt.date | None] = {}
     names: dict[str, set[str]] = defaultdict(set)
+    folded: dict[str, str] = {}  # a stored name -> its rival's folded canonical name (thousands of repeats)
     with store.session() as s:
         accounts = {aid: (name, owner) for aid, name, owner in s.execute(
             select(AccountRow.id, AccountRow.name, AccountRow.owner)) if visible is None or aid in visible}
@@ -108,16 +109,16 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
             data = orjson.loads(raw)  # not the column type's decoder: 10,000 lists for the whole company
             for item in (data or {}).get("items", []) if isinstance(data, dict) else []:
                 stored = str(item.get("name") or "")
-                name = canon.get(fold(stored), stored)
-                if stored and (want is None or fold(name) == fold(want)):
-                    by_rival[fold(name)].append((aid, stored, item))
-                    names[fold(name)].add(stored)
+                key = folded.get(stored) or folded.setdefault(stored, fold(canon.get(fold(stored), stored)))
+                if stored and (want is None or key == fold(want)):
+                    by_rival[key].append((aid, stored, item))
+                    names[key].add(stored)
         touched = sorted({aid for items in by_rival.values() for aid, _, _ in items})
         series: dict[tuple[str, str], tuple[list[dt.datetime], list[float | None]]] = {}
         first_seen: dict[str, dt.datetime] = {}
         end_of_today = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
         latest_cut = end_of_today - dt.timedelta(days=min(TRENDS))  # later points do not change a trend
-        folded: dict[str, str] = {}
+        parties: dict[str, str] = {}
         h = SupplierHistoryRow
         for i in range(0, len(touched), 500):
             q = select(h.account_id, h.party, h.value, h.at).where(
@@ -126,7 +127,7 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
                 if aid not in first_seen:  # oldest first
                     first_seen[aid] = at
                 if party != OURS:
-                    key = folded.get(party) or folded.setdefault(party, fold(party))
+                    key = parties.get(party) or parties.setdefault(party, fold(party))
                     t, v = series.setdefault((aid, key), ([], []))
                     t.append(at)
                     v.append(value)
@@ -140,7 +141,7 @@ def rivals_report(store: Store, person: Person | None, today: dt.date, tiers: di
             share = item.get("share")
             at = RivalAt(aid, accounts[aid][0], accounts[aid][1], tiers.get(aid), share, item.get("satisfaction"),
                          our_share, rev, (rev or 0) * (share or 0), updated=updated.get(aid))
-            t, v = series.get((aid, fold(stored)), ([], []))
+            t, v = series.get((aid, parties.get(stored) or fold(stored)), ([], []))
             for days in TRENDS:
                 when = end_of_today - dt.timedelta(days=days)
                 found, then = _value_at(t, v, when)

@@ -119,11 +119,13 @@ def sources_line(sources: list[dict[str, Any]]) -> str:
 
 # ------------------------------------------------------------------ series: shares and satisfaction
 def series_alerts(points: list[Point], *, rise: bool, threshold: float, window: dt.timedelta,
-                  absent_is_zero: bool) -> list[tuple[Point, float | None, dt.datetime | None, list[Point]]]:
+                  absent_is_zero: bool, listed_since: dt.datetime | None = None
+                  ) -> list[tuple[Point, float | None, dt.datetime | None, list[Point]]]:
     """Replay one series (oldest first): (point, from, since, the points since) for each alert. A change is
     measured from the value at the last alert when that is within `window`, else from the value in effect
     `window` before it (or the first one recorded after that). With `absent_is_zero` (a rival's share) a
-    supplier not on file counts as 0 and `from` is None ("absent")."""
+    supplier removed counts as 0, and one new to the list as 0 before it ("absent": `from` None) when the account
+    had a supplier list before (`listed_since`): filling in an empty list for the first time is not a move."""
     out = []
     last: tuple[int, float] | None = None
     times = [p.at for p in points]
@@ -139,8 +141,8 @@ def series_alerts(points: list[Point], *, rise: bool, threshold: float, window: 
             old, since, first = last[1], points[last[0]].at, last[0] + 1
         else:
             k = max(bisect_right(times, ref, 0, i) - 1, 0)  # the point in effect at `ref`, else the first one
-            if k == i:  # nothing earlier: a rival new to an account already on file
-                if not absent_is_zero:
+            if k == i:  # nothing earlier: a rival new to a supplier list that was already there
+                if not absent_is_zero or listed_since is None or listed_since >= p.at:
                     continue
                 old, since, first = None, None, i
             else:
@@ -171,6 +173,18 @@ def _series(store: Store, keys: set[tuple[str, str, str]]) -> dict[tuple[str, st
     return out
 
 
+def _lists_since(store: Store, account_ids: set[str]) -> dict[str, dt.datetime]:
+    """When each account's supplier list first had a share on file."""
+    h = SupplierHistoryRow
+    ids = sorted(account_ids)
+    out: dict[str, dt.datetime] = {}
+    with store.session() as s:
+        for i in range(0, len(ids), 500):
+            out.update(dict(s.execute(select(h.account_id, func.min(h.at)).where(
+                h.account_id.in_(ids[i:i + 500]), h.party != OURS, h.metric == "share").group_by(h.account_id)).all()))
+    return out
+
+
 def _metric_alerts(store: Store, settings: Settings, lo: dt.datetime, hi: dt.datetime, accounts: set[str],
                    tiers: dict[str, str]) -> list[Alert]:
     h = SupplierHistoryRow
@@ -182,6 +196,7 @@ def _metric_alerts(store: Store, settings: Settings, lo: dt.datetime, hi: dt.dat
     if not touched:
         return []
     window = dt.timedelta(days=settings.kam_rival_window_days)
+    listed = _lists_since(store, {aid for aid, party, _ in touched if party != OURS})
     out = []
     for (aid, party, metric), points in _series(store, touched).items():
         if party != OURS:
@@ -191,7 +206,7 @@ def _metric_alerts(store: Store, settings: Settings, lo: dt.datetime, hi: dt.dat
         else:
             kind, rise, threshold = "satisfaction_down", False, settings.kam_satisfaction_drop
         for p, old, since, behind in series_alerts(points, rise=rise, threshold=threshold, window=window,
-                                                   absent_is_zero=party != OURS):
+                                                   absent_is_zero=party != OURS, listed_since=listed.get(aid)):
             if lo <= p.at < hi:
                 out.append(Alert(aid, kind, p.at, party=party or None, old=old, new=p.value or 0.0, since=since,
                                  sources=[b.source_json() for b in behind]))
