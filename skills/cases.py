@@ -219,9 +219,10 @@ class Stage:
     due: dt.datetime
     escalate_at: dt.datetime
     met_at: dt.datetime | None  # when it was met (acknowledged / resolved), None while running
+    overdue: bool = False  # running, and past its due moment
 
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "target": self.target, "due": self.due.isoformat(),
+        return {"stage": self.stage, "target": self.target, "due": self.due.isoformat(), "overdue": self.overdue,
                 "escalate_at": self.escalate_at.isoformat(),
                 "met_at": self.met_at.isoformat(timespec="seconds") if self.met_at else None}
 
@@ -323,7 +324,9 @@ def _case(row: CaseRow, account: str, cx: _Context, now: dt.datetime) -> Case:
     c.stages = stages_of(row, tier, zone, cx.sla)
     if row.state in ACTIVE:
         running = [s for s in c.stages if s.met_at is None]
-        c.overdue = any(now > s.due for s in running)
+        for s in running:
+            s.overdue = now > s.due
+        c.overdue = any(s.overdue for s in running)
         c.escalated = any(now > s.escalate_at for s in running)
     return c
 

@@ -181,6 +181,14 @@ def test_case_nudges_fall_on_the_owners_local_business_days(kb):
         return {(n.kind, n.occurrence, n.remind_on, n.escalate) for n in nudges_between(
             store, settings, first, last, TIERS, latest_only=False, weekly_days=set()) if n.kind.startswith("case")}
 
+    # no tier review in this store: untiered, the opportunity targets (3 days / 15 days)
+    thursday = cases.get_case(store, settings, case.id, now=dt.datetime(2026, 12, 10, 10, tzinfo=SHANGHAI))
+    assert [(st.stage, st.overdue) for st in thursday.stages] == [("response", True), ("resolution", False)]
+    from bot.render_cases import case_blocks
+
+    facts = json.dumps(case_blocks(thursday), ensure_ascii=False)
+    assert "response: due Wed 09 Dec 16:00 CST (3 business days) · *overdue*" in facts
+    assert "resolution: due Fri 25 Dec 16:00 CST (15 business days)" in facts and facts.count("*overdue*") == 1
     # key, normal: respond in 4 business hours (Monday 11:00), resolve in 3 business days (Wednesday 16:00)
     assert found(dt.date(2026, 12, 4), dt.date(2026, 12, 13)) == {
         ("case_due", "response-r0/due", dt.date(2026, 12, 7), False),
