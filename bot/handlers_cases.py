@@ -64,7 +64,9 @@ def post_case(ctx: BotContext, case: cases.Case, channel: str | None, thread_ts:
     bot cannot post in: the case goes to the opener's DM instead."""
     blocks, text = case_blocks(case), case_text(case)
     posted = None
-    for where, thread in ((channel, thread_ts), (_dm(ctx, case.opened_by), None)):
+    # the thread asked for; else the channel itself (an ephemeral answer has no thread); else the opener's DM
+    tries = list(dict.fromkeys([(channel, thread_ts), (channel, None), (_dm(ctx, case.opened_by), None)]))
+    for where, thread in tries:
         if not where:
             continue
         try:
