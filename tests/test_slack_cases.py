@@ -148,6 +148,16 @@ def test_slash_command_opens_a_case_and_every_button_moves_it_through_the_loop(b
     assert steps == ["open", "ack", "resolve", "confirm", "reopen", "ack"]
 
 
+def test_the_same_slash_command_twice_opens_one_case(bot: Bot, mock: MockSlack) -> None:
+    for _ in range(2):
+        bot.send(sr.slash_command_body(text="case hanshan: forklift damaged a pallet", user_id=ALICE,
+                                       response_url=mock.response_url()))
+        bot.settle()
+    replies = [json.dumps(c.params) for c in mock.wait_for("response_url", 2, timeout=30)]
+    assert any("already service case #" in r for r in replies)
+    assert len(_rows(bot)) == 1
+
+
 def test_slash_command_bad_input_opens_nothing(bot: Bot, mock: MockSlack) -> None:
     for text in ("case", "case hanshan no colon here", "case Nowhere Ltd: it broke", "case acme: not alice's"):
         bot.send(sr.slash_command_body(text=text, user_id=ALICE, response_url=mock.response_url()))
