@@ -269,6 +269,12 @@ def test_confirmed_cases_feed_tiering_and_explain_says_so(kb):
     assert new["complaints"][1] == "derived from service cases" and new["complaints"][0] >= 4
     assert any("comes from service cases" in n for n in after.notes)
     assert after.axes[1].score < before.axes[1].score  # strength: unhappy customers, more complaints
+    r = run_cli(settings, "tiers", "explain", "Jiangnan Dairy",
+                clock=dt.datetime.combine(today, dt.time(), UTC))  # the command a manager runs says so too
+    assert r.exit_code == 0 and "satisfaction 2.33/5 comes from service cases" in " ".join(r.stdout.split()), r.output
+    r = run_cli(settings, "tiers", "explain", "Jiangnan Dairy", "--json")
+    assert {f["factor"]: f["source"] for f in json.loads(r.stdout)["factors"]}["satisfaction"] == (
+        "derived from service cases")
     # a year later they no longer count
     later = explain(store, load_config(config_path(settings)), JIANGNAN, today=dt.date(2028, 1, 10))
     assert {f.factor: f.source for f in later.factors}["satisfaction"] != "derived from service cases"
