@@ -7,6 +7,7 @@ it and updates the case message. The rules (states, access, service levels) are 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -42,6 +43,7 @@ Respond = Callable[..., Any]
 CASE_USAGE = "Usage: `/kam case <account>: <what happened>` (add `high` or `low` before the colon for the severity)"
 _CASE = re.compile(r"\s*(.+?)\s*[:：]\s*(\S.*)", re.S)
 _SEVERITY_WORD = re.compile(r"\s+(?:severity\s+)?(high|low|normal)\s*$", re.I)
+REPEAT_WINDOW = dt.timedelta(minutes=10)  # the same text from the same person this soon is the same case
 DONE_WORDS = {"ack": "acknowledged", "resolve": "resolved", "confirm": "confirmed", "reopen": "reopened"}
 
 
@@ -64,7 +66,9 @@ def post_case(ctx: BotContext, case: cases.Case, channel: str | None, thread_ts:
     bot cannot post in: the case goes to the opener's DM instead."""
     blocks, text = case_blocks(case), case_text(case)
     posted = None
-    for where, thread in ((channel, thread_ts), (_dm(ctx, case.opened_by), None)):
+    # the thread asked for; else the channel itself (an ephemeral answer has no thread); else the opener's DM
+    tries = list(dict.fromkeys([(channel, thread_ts), (channel, None), (_dm(ctx, case.opened_by), None)]))
+    for where, thread in tries:
         if not where:
             continue
         try:
@@ -106,9 +110,17 @@ def command_case(ctx: BotContext, person: Person, rest: str, channel: str | None
         respond(text=f"I couldn't find an account called “{esc(name.strip())}” among the accounts you can see.",
                 response_type="ephemeral")
         return
+    now = _now(ctx)
+    same = [c for c in cases.list_cases(ctx.store, ctx.settings, account_ids={account_id},
+                                        opened_since=now - REPEAT_WINDOW, now=now)
+            if c.opened_by == person.email and c.text == text.strip()]
+    if same:  # the same command again (sent twice, or answered again after a restart): one case
+        respond(text=f"That is already service case #{same[0].id} at {esc(same[0].account)}.",
+                response_type="ephemeral")
+        return
     try:
         case = cases.open_case(ctx.store, ctx.settings, account_id, text, person, severity=severity, source="slack",
-                               now=_now(ctx))
+                               now=now)
     except cases.CaseError as exc:
         respond(text=f"No case opened: {esc(str(exc))}", response_type="ephemeral")
         return

@@ -53,7 +53,7 @@ def case_blocks(case: Case) -> list[dict[str, Any]]:
         if st.met_at:
             facts.append(f"{st.stage}: met {st.met_at:%a %d %b %H:%M} (target {st.target})")
         elif case.state in ("open", "acknowledged", "reopened"):
-            late = " · *overdue*" if case.overdue and st.due < st.escalate_at else ""
+            late = " · *overdue*" if st.overdue else ""
             facts.append(f"{st.stage}: due {st.due:%a %d %b %H:%M} {st.due.tzname()} ({st.target}){late}")
     if case.satisfaction is not None:
         facts.append(f"customer satisfaction {case.satisfaction}/5"

@@ -7,9 +7,9 @@ States and the actions that move them (anything else is refused, naming the stat
       └────────────resolve───────────────────┘  │  └──reopen──> reopened ──ack / resolve──> ...
                                                  └──────reopen─────┘ (closed cases can be reopened too)
 
-Service levels (skills/cases.yaml, KAM_CASES_CONFIG): a response and a resolution target per account tier and case
-severity, in business hours / days of the case owner's time zone. A case nearing its target nudges its owner on the
-local business day it falls due (`case_due`), past it on the next business day (`case_overdue`); past
+Service levels (skills/case_sla.py; skills/cases.yaml, KAM_CASES_CONFIG): a response and a resolution target per
+tier and severity, in business hours / days of the case owner's time zone. A case nearing its target nudges its
+owner on the local business day it falls due (`case_due`), past it on the next business day (`case_overdue`); past
 `escalate_after` times the target it goes into the manager's digest. A reopened case counts again from the reopening.
 
 Access is the accounts' rule (skills.edit.may_edit): who may see an account may open and work its cases; only the
@@ -19,26 +19,35 @@ case's owner, whoever opened it, or an admin may record the customer's confirmat
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import yaml
 from sqlalchemy import func, or_, select, update
 
 from knowledge.db import AccountMemberRow, AccountRow, MetricsRow
 from knowledge.limits import MAX_TEXT_CHARS
 from knowledge.profile import Person
-from knowledge.settings import DAY_NAMES, Settings
+from knowledge.settings import Settings
 from knowledge.store import Store
 from skills.case_models import CaseEventRow, CaseRow
+from skills.case_sla import (  # noqa: F401 - the service levels are part of this feature's API
+    CONFIG_PATH,
+    SEVERITIES,
+    CaseError,
+    SlaConfig,
+    Target,
+    add_business,
+    config_path,
+    horizon,
+    is_business_day,
+    load_sla,
+    next_business_day,
+    parse_duration,
+)
 
-CONFIG_PATH = Path(__file__).with_name("cases.yaml")
-SEVERITIES = ("low", "normal", "high")
 STATES = ("open", "acknowledged", "resolved", "closed", "reopened")
 ACTIVE = ("open", "acknowledged", "reopened")  # the owner still has work to do: service levels run
 OPEN_STATES = (*ACTIVE, "resolved")  # not closed: `kam cases --open`
@@ -54,160 +63,6 @@ COMPLAINT_WINDOW_DAYS = 365  # complaints "in the last 12 months", a tiering inp
 MAX_NOTE_CHARS = 2_000
 
 
-class CaseError(ValueError):
-    """Input that cannot be acted on: the message names the field (`field`); nothing was stored."""
-
-    def __init__(self, message: str, field: str = "case"):
-        super().__init__(message)
-        self.field = field
-
-
-# ------------------------------------------------------------------ service levels
-@dataclass(frozen=True)
-class Target:
-    amount: float
-    unit: str  # "h" business hours | "d" business days
-
-    def label(self) -> str:
-        n = f"{self.amount:g}"
-        return f"{n} business hour{'s' * (self.amount != 1)}" if self.unit == "h" else \
-            f"{n} business day{'s' * (self.amount != 1)}"
-
-    def scaled(self, factor: float) -> Target:
-        return Target(self.amount * factor, self.unit)
-
-
-@dataclass(frozen=True)
-class SlaConfig:
-    start: dt.time
-    end: dt.time
-    weekmask: str  # numpy's "1111100"
-    holidays: tuple[str, ...]
-    untiered: str
-    escalate_after: float
-    targets: dict[str, dict[str, dict[str, Target]]]  # tier -> severity -> stage -> target
-
-    def target(self, tier: str | None, severity: str, stage: str) -> Target:
-        per_tier = self.targets.get(tier or self.untiered) or self.targets[self.untiered]
-        return per_tier[severity][stage]
-
-
-def parse_duration(text: Any, where: str) -> Target:
-    raw = str(text).strip().lower().replace(" ", "")
-    unit = raw[-1:] if raw[-1:] in ("h", "d") else ""
-    try:
-        amount = float(raw[:-1]) if unit else float("nan")
-    except ValueError:
-        amount = float("nan")
-    if not unit or not amount > 0:
-        raise CaseError(f"{where}: a duration like 4h (business hours) or 3d (business days), not {text!r}",
-                        field=where)
-    return Target(amount, unit)
-
-
-def _time(text: Any, where: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(str(text))
-    except ValueError:
-        raise CaseError(f"{where}: a time HH:MM, not {text!r}", field=where) from None
-
-
-def config_path(settings: Settings) -> Path:
-    return Path(settings.kam_cases_config).expanduser() if settings.kam_cases_config else CONFIG_PATH
-
-
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> SlaConfig:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise CaseError(f"{path}: not a mapping of settings", field="config")
-    hours = data.get("business_hours") or {}
-    start, end = _time(hours.get("start", "09:00"), "business_hours.start"), _time(hours.get("end", "18:00"),
-                                                                                  "business_hours.end")
-    if end <= start:
-        raise CaseError(f"{path}: business_hours.end must be after business_hours.start", field="business_hours")
-    days = [str(d).strip().lower()[:3] for d in data.get("business_days") or DAY_NAMES[:5]]
-    if not days or any(d not in DAY_NAMES for d in days):
-        raise CaseError(f"{path}: business_days must be day names ({', '.join(DAY_NAMES)})", field="business_days")
-    holidays = tuple(dt.date.fromisoformat(str(h)).isoformat() for h in data.get("holidays") or [])
-    targets: dict[str, dict[str, dict[str, Target]]] = {}
-    for tier, per_tier in (data.get("targets") or {}).items():
-        targets[str(tier)] = {}
-        for severity in SEVERITIES:
-            stage = (per_tier or {}).get(severity) or {}
-            targets[str(tier)][severity] = {s: parse_duration(stage.get(s), f"targets.{tier}.{severity}.{s}")
-                                            for s in ("response", "resolution")}
-    untiered = str(data.get("untiered") or "opportunity")
-    if untiered not in targets:
-        raise CaseError(f"{path}: untiered names a tier without targets: {untiered!r}", field="untiered")
-    return SlaConfig(start, end, "".join("1" if d in days else "0" for d in DAY_NAMES), holidays, untiered,
-                     float(data.get("escalate_after") or 2.0), targets)
-
-
-def load_sla(settings: Settings) -> SlaConfig:
-    path = config_path(settings)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError as exc:
-        raise CaseError(f"cannot read the service levels {path}: {exc.strerror or exc}", field="config") from None
-    return _load(str(path), mtime)
-
-
-@functools.lru_cache(maxsize=65536)
-def _busday(day: dt.date, n: int, weekmask: str, holidays: tuple[str, ...]) -> dt.date:
-    """The business day `n` business days after `day` (n=0: `day` itself if a business day, else the next one)."""
-    out = np.busday_offset(np.datetime64(day, "D"), n, roll="forward", weekmask=weekmask, holidays=list(holidays))
-    return out.astype(dt.date)  # type: ignore[no-any-return]
-
-
-def horizon(sla: SlaConfig, factor: float = 1.0) -> dt.timedelta:
-    """Calendar time that certainly holds the longest target (times `factor`): a case opened longer ago than this
-    before a day cannot fall due on it, nor be first overdue on it (nor escalate, with the escalation multiple)."""
-    longest = factor * max(t.amount if t.unit == "d" else t.amount / 4 for per_tier in sla.targets.values()
-                           for per_sev in per_tier.values() for t in per_sev.values())
-    week = max(1, sla.weekmask.count("1"))
-    return dt.timedelta(days=int(longest * 7 / week) + len(sla.holidays) + 14)
-
-
-def is_business_day(day: dt.date, sla: SlaConfig) -> bool:
-    return _busday(day, 0, sla.weekmask, sla.holidays) == day
-
-
-def next_business_day(day: dt.date, sla: SlaConfig) -> dt.date:
-    """The first business day strictly after `day`."""
-    return _busday(day + dt.timedelta(days=1), 0, sla.weekmask, sla.holidays)
-
-
-def _opening(local: dt.datetime, sla: SlaConfig) -> dt.datetime:
-    """The moment business time starts counting: now if within business hours, else the next opening."""
-    day = local.date()
-    if is_business_day(day, sla) and local.time() < sla.end:
-        return max(local, local.replace(hour=sla.start.hour, minute=sla.start.minute, second=0, microsecond=0))
-    nxt = next_business_day(day, sla)
-    return dt.datetime.combine(nxt, sla.start, local.tzinfo)
-
-
-def add_business(start: dt.datetime, target: Target, sla: SlaConfig) -> dt.datetime:
-    """`start` (aware, in the owner's zone) plus a target in business time: the deadline, in the same zone."""
-    cur = _opening(start, sla)
-    if target.unit == "d":
-        whole = int(target.amount)
-        day = _busday(cur.date(), whole, sla.weekmask, sla.holidays)
-        out = dt.datetime.combine(day, cur.time(), cur.tzinfo)
-        frac = target.amount - whole
-        if frac:  # "1.5d": half a business day's hours more
-            hours = frac * (dt.datetime.combine(day, sla.end) - dt.datetime.combine(day, sla.start)).seconds / 3600
-            out = add_business(out, Target(hours, "h"), sla)
-        return out
-    left = dt.timedelta(hours=target.amount)
-    while True:
-        close = cur.replace(hour=sla.end.hour, minute=sla.end.minute, second=0, microsecond=0)
-        if left <= close - cur:
-            return cur + left
-        left -= close - cur
-        cur = dt.datetime.combine(next_business_day(cur.date(), sla), sla.start, cur.tzinfo)
-
-
 # ------------------------------------------------------------------ cases as plain data
 @dataclass
 class Stage:
@@ -219,9 +74,10 @@ class Stage:
     due: dt.datetime
     escalate_at: dt.datetime
     met_at: dt.datetime | None  # when it was met (acknowledged / resolved), None while running
+    overdue: bool = False  # running, and past its due moment
 
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "target": self.target, "due": self.due.isoformat(),
+        return {"stage": self.stage, "target": self.target, "due": self.due.isoformat(), "overdue": self.overdue,
                 "escalate_at": self.escalate_at.isoformat(),
                 "met_at": self.met_at.isoformat(timespec="seconds") if self.met_at else None}
 
@@ -323,7 +179,9 @@ def _case(row: CaseRow, account: str, cx: _Context, now: dt.datetime) -> Case:
     c.stages = stages_of(row, tier, zone, cx.sla)
     if row.state in ACTIVE:
         running = [s for s in c.stages if s.met_at is None]
-        c.overdue = any(now > s.due for s in running)
+        for s in running:
+            s.overdue = now > s.due
+        c.overdue = any(s.overdue for s in running)
         c.escalated = any(now > s.escalate_at for s in running)
     return c
 
@@ -495,8 +353,9 @@ def reassign_open_cases(store: Store, account_ids: Iterable[str], from_email: st
     if not ids:
         return 0
     from_person, to_person = store.person(from_email), store.person(to_email)
-    olds = {from_email, from_email.lower(), *([from_person.email] + ([from_person.slack_id] if from_person.slack_id
-                                                                     else []) if from_person else [])}
+    olds = {from_email, from_email.lower()}  # owners are stored as emails; a Slack id may have been given
+    if from_person is not None:
+        olds |= {from_person.email, *([from_person.slack_id] if from_person.slack_id else [])}
     new_owner = to_person.email if to_person else to_email
     at = _naive(_now(None))
     with store.session() as s:

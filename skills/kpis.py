@@ -258,6 +258,8 @@ def fmt(kpis: KpiSet, kpi: str) -> str:
         return f"{value:+.1%} ({part.accounts} key)"
     if kpi == "follow_through":
         return f"{value:.0%} ({part.done}/{part.total})"
+    if kpi == "service":
+        return f"{value:.0%} ({part.within_target}/{part.closed})"
     return f"{value:.0%} ({part.num}/{part.den})"
 
 

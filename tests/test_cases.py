@@ -181,6 +181,14 @@ def test_case_nudges_fall_on_the_owners_local_business_days(kb):
         return {(n.kind, n.occurrence, n.remind_on, n.escalate) for n in nudges_between(
             store, settings, first, last, TIERS, latest_only=False, weekly_days=set()) if n.kind.startswith("case")}
 
+    # no tier review in this store: untiered, the opportunity targets (3 days / 15 days)
+    thursday = cases.get_case(store, settings, case.id, now=dt.datetime(2026, 12, 10, 10, tzinfo=SHANGHAI))
+    assert [(st.stage, st.overdue) for st in thursday.stages] == [("response", True), ("resolution", False)]
+    from bot.render_cases import case_blocks
+
+    facts = json.dumps(case_blocks(thursday), ensure_ascii=False)
+    assert "response: due Wed 09 Dec 16:00 CST (3 business days) · *overdue*" in facts
+    assert "resolution: due Fri 25 Dec 16:00 CST (15 business days)" in facts and facts.count("*overdue*") == 1
     # key, normal: respond in 4 business hours (Monday 11:00), resolve in 3 business days (Wednesday 16:00)
     assert found(dt.date(2026, 12, 4), dt.date(2026, 12, 13)) == {
         ("case_due", "response-r0/due", dt.date(2026, 12, 7), False),
@@ -261,6 +269,12 @@ def test_confirmed_cases_feed_tiering_and_explain_says_so(kb):
     assert new["complaints"][1] == "derived from service cases" and new["complaints"][0] >= 4
     assert any("comes from service cases" in n for n in after.notes)
     assert after.axes[1].score < before.axes[1].score  # strength: unhappy customers, more complaints
+    r = run_cli(settings, "tiers", "explain", "Jiangnan Dairy",
+                clock=dt.datetime.combine(today, dt.time(), UTC))  # the command a manager runs says so too
+    assert r.exit_code == 0 and "satisfaction 2.33/5 comes from service cases" in " ".join(r.stdout.split()), r.output
+    r = run_cli(settings, "tiers", "explain", "Jiangnan Dairy", "--json")
+    assert {f["factor"]: f["source"] for f in json.loads(r.stdout)["factors"]}["satisfaction"] == (
+        "derived from service cases")
     # a year later they no longer count
     later = explain(store, load_config(config_path(settings)), JIANGNAN, today=dt.date(2028, 1, 10))
     assert {f.factor: f.source for f in later.factors}["satisfaction"] != "derived from service cases"
@@ -375,19 +389,24 @@ def test_kam_nudges_json_has_the_case_kinds(kb):
 
 # ------------------------------------------------------------------ 180 days
 def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
-    """Cases opened, acknowledged, resolved, confirmed and reopened over 180 simulated days; the sweeps run every
-    3 hours through the real Slack notifier against the mock Slack. Each case nudge is sent once, on the owner's
-    local business day worked out by hand below; each escalation reaches mia's digest once; tiering follows."""
+    """Cases opened, acknowledged, resolved, confirmed and reopened over 180 simulated days, from the shell (A), the
+    Python API (B) and Slack (C: signed slash command, button clicks and the confirm modal, to the running bot on the
+    simulation's clock); the sweeps run every 3 hours through the real Slack notifier against the mock Slack. Each
+    case nudge is sent once, on the owner's local business day worked out by hand below; each escalation reaches
+    mia's digest once; tiering follows."""
+    from bot.render_cases import CASE_ACTIONS, CONFIRM_SCORE, CONFIRM_VIEW
     from scheduler import ledger
-    from scheduler.clock import ManualClock
+    from scheduler.clock import FileClock, ManualClock
     from scheduler.sweep import run_digests, run_sweep
     from skills.tiering.config import config_path, load_config
     from skills.tiering.history import explain, review
     from tests.conftest import make_settings
+    from tests.fakes import slack_requests as sr
     from tests.fakes.mock_slack import MockSlack
+    from tests.slack_harness import ALICE, bot_settings, start_bot
     from tests.test_scheduler import SLACK_IDS, ZONES, Recording, slack_notifier
 
-    base, store, _ = sample_kb
+    base, store, index = sample_kb
     with MockSlack() as mock:
         for email, uid in SLACK_IDS.items():
             mock.add_user(uid, email=email, tz=ZONES.get(email, "UTC"))
@@ -403,6 +422,48 @@ def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
         notifier = Recording(slack_notifier(settings, store, mock), clock)
         alice, bob, mia = (person(store, e) for e in ("alice@example.com", "bob@example.com", "mia@example.com"))
         ids: dict[str, int] = {}
+        clock_file = base.home / "sim-clock"  # the bot's clock (KAM_CLOCK_FILE), moved with the simulation's
+        bot = start_bot(bot_settings(base.home, mock, kam_clock_file=clock_file), store, index, mock)
+
+        def cli(key: str, *args: str) -> Any:  # `kam cases ...` at the event's instant
+            def run(now: dt.datetime) -> None:
+                r = run_cli(settings, "cases", *args, "--json", clock=now)
+                assert r.exit_code == 0, r.output
+                ids.setdefault(key, json.loads(r.stdout)["id"])
+            return run
+
+        def slack(body_for: Any) -> Any:  # a signed request to the bot at the event's instant
+            def run(now: dt.datetime) -> None:
+                FileClock.write(clock_file, now)
+                status, _ = bot.send(body_for())
+                assert status == 200
+                bot.settle()
+            return run
+
+        def c_opened(now: dt.datetime) -> None:
+            slack(lambda: sr.slash_command_body(text="case Jiangnan Dairy low: case C", user_id=ALICE,
+                                                response_url=mock.response_url()))(now)
+            [case] = [c for c in cases.list_cases(store, settings) if c.text == "case C"]
+            assert case.thread_ts and case.source == "slack"
+            ids["C"] = case.id
+
+        def click(action: str) -> Any:
+            def body() -> bytes:
+                case = cases.get_case(store, settings, ids["C"])
+                return sr.block_actions_body(CASE_ACTIONS[action], str(case.id), ALICE, channel_id=case.channel,
+                                             message={"text": "case", "blocks": [], "ts": case.thread_ts})
+            return slack(body)
+
+        def confirmed(score: int) -> Any:
+            def run(now: dt.datetime) -> None:
+                n = len(mock.calls("views.open"))
+                click("confirm")(now)
+                view = mock.wait_for("views.open", n + 1, timeout=30)[n].params["view"]
+                assert view["callback_id"] == CONFIRM_VIEW
+                state = {CONFIRM_SCORE: {"score": {"type": "static_select", "selected_option": {"value": str(score)}}}}
+                slack(lambda: sr.view_submission_body(CONFIRM_VIEW, view["private_metadata"], state, ALICE,
+                                                      blocks=view["blocks"]))(now)
+            return run
 
         def opened(key: str, account: str, who: Any, severity: str) -> Any:
             def run(now: dt.datetime) -> None:
@@ -417,9 +478,10 @@ def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
         la = lambda *a: dt.datetime(*a, tzinfo=LA)  # noqa: E731
         events = sorted([
             # A: Hanshan, key, normal (4 h / 3 d), opened Friday 16:00 in Shanghai, never acknowledged in time
-            (sh(2026, 12, 4, 16), opened("A", HANSHAN, alice, "normal")),
-            (sh(2026, 12, 11, 10), step("A", "resolve", alice)),
-            (sh(2026, 12, 15, 10), step("A", "confirm", alice, satisfaction=2, note="slow")),
+            (sh(2026, 12, 4, 16), cli("A", "open", "Hanshan", "--text", "case A", "--as", "alice@example.com")),
+            (sh(2026, 12, 11, 10), lambda now: cli("A", "resolve", str(ids["A"]), "--as", "alice@example.com")(now)),
+            (sh(2026, 12, 15, 10), lambda now: cli("A", "confirm", str(ids["A"]), "--as", "alice@example.com",
+                                                   "--satisfaction", "2", "--note", "slow")(now)),
             # B: Acme, strategic, high (4 h / 3 d), opened Monday 17:00 in Los Angeles; acknowledged in time,
             # resolved, confirmed, then reopened by the customer (a new round) and left unacknowledged
             (la(2026, 12, 21, 17), opened("B", ACME, bob, "high")),
@@ -429,13 +491,13 @@ def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
             (la(2027, 1, 4, 10), step("B", "reopen", bob, note="again")),
             (la(2027, 1, 6, 11), step("B", "resolve", bob)),
             # C: Jiangnan, key, low (1 d / 5 d), opened on a Saturday: counts from Monday 09:00
-            (sh(2027, 1, 9, 11), opened("C", JIANGNAN, alice, "low")),
-            (sh(2027, 1, 11, 15), step("C", "ack", alice)),
-            (sh(2027, 1, 18, 12), step("C", "resolve", alice)),
-            (sh(2027, 1, 20, 9), step("C", "confirm", alice, satisfaction=5)),
-            (sh(2027, 1, 25, 9), step("C", "reopen", alice)),
-            (sh(2027, 1, 25, 10), step("C", "resolve", alice)),
-            (sh(2027, 1, 26, 10), step("C", "confirm", alice, satisfaction=3)),
+            (sh(2027, 1, 9, 11), c_opened),
+            (sh(2027, 1, 11, 15), click("ack")),
+            (sh(2027, 1, 18, 12), click("resolve")),
+            (sh(2027, 1, 20, 9), confirmed(5)),
+            (sh(2027, 1, 25, 9), click("reopen")),
+            (sh(2027, 1, 25, 10), click("resolve")),
+            (sh(2027, 1, 26, 10), confirmed(3)),
         ], key=lambda e: e[0])
         days = 180
         while clock.now() < start + dt.timedelta(days=days):
@@ -447,7 +509,8 @@ def test_180_days_of_cases_through_the_scheduler_and_slack(sample_kb):
             clock.advance(hours=3)
         assert not events
 
-        posts = mock.calls("chat.postMessage")
+        bot.stop()
+        posts = [c for c in mock.calls("chat.postMessage") if c.params["channel"].startswith("D")]  # the sweeps'
         sent: list[tuple[str, str, str, dt.date]] = []
         digests: list[str] = []
         for call, (when, _who, _channel) in zip(posts, notifier.sends, strict=True):

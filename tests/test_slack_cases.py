@@ -148,6 +148,16 @@ def test_slash_command_opens_a_case_and_every_button_moves_it_through_the_loop(b
     assert steps == ["open", "ack", "resolve", "confirm", "reopen", "ack"]
 
 
+def test_the_same_slash_command_twice_opens_one_case(bot: Bot, mock: MockSlack) -> None:
+    for _ in range(2):
+        bot.send(sr.slash_command_body(text="case hanshan: forklift damaged a pallet", user_id=ALICE,
+                                       response_url=mock.response_url()))
+        bot.settle()
+    replies = [json.dumps(c.params) for c in mock.wait_for("response_url", 2, timeout=30)]
+    assert any("already service case #" in r for r in replies)
+    assert len(_rows(bot)) == 1
+
+
 def test_slash_command_bad_input_opens_nothing(bot: Bot, mock: MockSlack) -> None:
     for text in ("case", "case hanshan no colon here", "case Nowhere Ltd: it broke", "case acme: not alice's"):
         bot.send(sr.slash_command_body(text=text, user_id=ALICE, response_url=mock.response_url()))
@@ -245,3 +255,26 @@ def test_manifest_declares_the_shortcut() -> None:
     shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
     assert shortcuts[CASE_SHORTCUT]["type"] == "message" and shortcuts[CASE_SHORTCUT]["name"] == "Open a service case"
     assert "case <account>: <text>" in manifest["features"]["slash_commands"][0]["usage_hint"]
+
+
+def test_a_thread_slack_refuses_falls_back_to_the_channel_then_the_dm(bot: Bot, mock: MockSlack) -> None:
+    view_state = {OPEN_SEVERITY: {"severity": {"type": "static_select", "selected_option": {"value": "normal"}}}}
+
+    def open_from_button(text: str, failures: int) -> cases.Case:
+        n = len(mock.calls("views.open"))
+        bot.send(sr.block_actions_body(OPEN_CASE_BUTTON, HANSHAN, ALICE, message={"text": "answer", "blocks": [],
+                                                                                   "ts": "1700000001.000100"}))
+        view = mock.wait_for("views.open", n + 1, timeout=30)[n].params["view"]
+        mock.fail("chat.postMessage", "thread_not_found" if failures == 1 else "not_in_channel", times=failures)
+        state = {**view_state,
+                 OPEN_ACCOUNT: {"account": {"type": "static_select", "selected_option": {"value": HANSHAN}}},
+                 OPEN_TEXT: {"text": {"type": "plain_text_input", "value": text}}}
+        bot.send(sr.view_submission_body(OPEN_VIEW, view["private_metadata"], state, ALICE, blocks=view["blocks"]))
+        bot.settle()
+        [case] = [c for c in _rows(bot) if c.text == text]
+        return case
+
+    in_channel = open_from_button("reply to an ephemeral answer", 1)  # the thread refused: the channel itself
+    assert in_channel.channel == sr.CHANNEL_ID and in_channel.thread_ts not in (None, "1700000001.000100")
+    in_dm = open_from_button("the bot is not in that channel", 2)  # the channel refused too: alice's DM
+    assert in_dm.channel and in_dm.channel.startswith("D") and in_dm.thread_ts
