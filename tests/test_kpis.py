@@ -20,7 +20,7 @@ from scheduler import ledger
 from scheduler.clock import ManualClock
 from scheduler.jobs import Jobs, build_scheduler
 from skills.kpi_snapshots import snapshots, take_snapshots
-from skills.kpis import PeriodError, ScopeError, compute, parse_period
+from skills.kpis import PeriodError, ScopeError, compute, fmt, parse_period
 from tests.conftest import ROOT, backend_env
 
 DAY = dt.date(2026, 11, 29)
@@ -190,6 +190,8 @@ def test_service_kpi_counts_cases_resolved_within_their_target(kb):
     by_rep = {r.rep: r.kpis.service.to_json() for r in report.reps}
     assert by_rep["alice@example.com"] == {"value": 0.5, "within_target": 1, "closed": 2, "note": None}
     assert by_rep["bob@example.com"]["note"] == "no cases closed in the period"
+    alice = next(r for r in report.reps if r.rep == "alice@example.com")
+    assert fmt(alice.kpis, "service") == "50% (1/2)"  # as the digest and the Home tab show it
 
 
 def test_period_and_scope_errors_name_the_option(kb):
