@@ -31,6 +31,7 @@ bench: install  ## every benchmark (about 45 minutes on 2 cores); figures go to 
 	$(BIN)/python bench/ask_eval.py
 	$(BIN)/python bench/tiering.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/cases.py
 	$(BIN)/python bench/rivals.py
 	$(BIN)/python bench/kpis.py
 	$(BIN)/python bench/slack_http.py
