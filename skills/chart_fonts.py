@@ -51,7 +51,11 @@ def font_families(texts: Iterable[str], cache_dir: Path | None = None) -> list[s
     chars = sorted({c for t in texts for c in t if needs_cjk(c)})
     if not chars:
         return [LATIN_FAMILY]
-    family = _cjk_subset("".join(chars), cache_dir or default_cache_dir())
+    try:
+        family = _cjk_subset("".join(chars), cache_dir or default_cache_dir())
+    except OSError as exc:  # no writable cache: the chart still renders, those characters as boxes
+        log.warning("no CJK font for the chart (%s): Chinese names will not render", exc)
+        family = None
     return [LATIN_FAMILY, family] if family else [LATIN_FAMILY]
 
 
