@@ -49,7 +49,9 @@ def quality_counts(store: Store, settings: Settings, end: dt.date, ids: set[str]
         head, _, rest = path.partition(".")
         if head in DIMENSIONS:
             if rest:
-                dim_terms.append(case((and_(DimensionRow.name == head, _filled_json(rest.split("."))), 1), else_=0))
+                # nested CASE: the document is read only on its own dimension's row (AND may evaluate both sides)
+                dim_terms.append(case((DimensionRow.name == head,
+                                       case((_filled_json(rest.split(".")), 1), else_=0)), else_=0))
         elif head == "contacts":
             contact_paths.append(rest)
         elif head in TOP_FIELDS:
