@@ -38,7 +38,7 @@ def _period(value: str | None) -> int:
         fail(str(exc))
 
 
-def _chart_path(chart: Path) -> Path:
+def chart_path(chart: Path) -> Path:
     if chart.suffix.lower() != ".png":
         fail(f"--chart must name a .png file, got {str(chart)!r}")
     if not chart.parent.exists():
@@ -79,7 +79,7 @@ def show_kpis(rep: str | None, manager: str | None, period: str | None, on: str 
 
     days = _period(period)
     end = _day(on, "--on")
-    target = _chart_path(chart) if chart is not None else None
+    target = chart_path(chart) if chart is not None else None
     store = ctx().store
     try:
         report = compute(store, ctx().settings, end=end, period_days=days, rep=rep, manager=manager)
