@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -139,3 +140,23 @@ def test_slash_kpis_answers_a_rep_and_a_manager_privately(reviewed, bot: Bot, mo
     replies = mock.wait_for("response_url", 3, timeout=60)
     assert "Usage: `/kam kpis [period]`" in replies[2].params["text"]
     assert not mock.calls("files.getUploadURLExternal")  # text only: the charts live on the Home tab
+
+
+def test_slack_sim_saves_uploaded_charts_to_open() -> None:
+    from bot.mock_slack import Call
+    from bot.slack_sim import SlackSim
+
+    sim = SlackSim("http://127.0.0.1:9", "secret", {"mia@example.com": MIA}).start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=sim.mock.base_url)
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+        file_id = client.files_upload_v2(filename="m.png", content=png, title="Tier matrix")["file"]["id"]
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Team KPIs*"}},
+                  {"type": "image", "slack_file": {"id": file_id}, "alt_text": "matrix",
+                   "title": {"type": "plain_text", "text": "Tier matrix"}}]
+        post = sim._post(Call("chat.postMessage", {"channel": "D1", "blocks": blocks}, {}, 0.0))
+        line = post.text.splitlines()[-1]
+        assert line.startswith("[image] Tier matrix: ")
+        assert Path(line.split(": ", 1)[1]).read_bytes() == png
+    finally:
+        sim.stop()
