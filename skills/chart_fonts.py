@@ -42,7 +42,9 @@ def cjk_collection() -> Path | None:
 
 
 def default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "kam-chart-fonts"
+    """Per user: a directory another account made in the shared temporary directory may not be writable."""
+    user = getattr(os, "getuid", lambda: "")()
+    return Path(tempfile.gettempdir()) / f"kam-chart-fonts-{user}"
 
 
 def font_families(texts: Iterable[str], cache_dir: Path | None = None) -> list[str]:
