@@ -1,4 +1,5 @@
-"""`/kam` and its subcommands (ask, account, dates, tiers, note, edit, help), and the note confirmation buttons."""
+"""`/kam` and its subcommands (ask, account, dates, tiers, note, edit, kpis, help), and the note confirmation
+buttons."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from skills.portfolio import current_tier_map, my_portfolio, upcoming_dates
 
 log = logging.getLogger("kam.bot")
 
-SUBCOMMANDS = ("ask", "account", "dates", "tiers", "note", "edit", "case", "handover", "help")
+SUBCOMMANDS = ("ask", "account", "dates", "tiers", "kpis", "note", "edit", "case", "handover", "help")
 DIMENSION_ALIASES = {"org": "organisation", "organization": "organisation", "competition": "competitors",
                      "supplier": "suppliers", "customers": "downstream", "finances": "finance",
                      "financials": "finance", "competitor": "competitors"}
@@ -119,6 +120,10 @@ def register(app: App, ctx: BotContext) -> None:
                     respond(text="Your accounts by tier", blocks=blocks, response_type=kind)
                 elif sub == "note":
                     _note(ctx, person, user_id, rest, respond)
+                elif sub == "kpis":
+                    from bot.kpi_slack import command_kpis
+
+                    command_kpis(ctx, person, rest, kind, respond)
                 elif sub == "edit":
                     from bot.handlers_edit import command_edit
 

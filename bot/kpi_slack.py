@@ -112,3 +112,25 @@ def digest_charts(notifier: Any, store: Store, settings: Settings, manager: Pers
     """The team's charts for a digest, uploaded through the notifier (none on the console)."""
     upload = getattr(notifier, "upload_png", None)
     return [] if upload is None else upload_charts(upload, store, settings, manager, day, team=True)
+
+
+def command_kpis(ctx: Any, person: Person, rest: str, kind: str, respond: Any) -> None:
+    """`/kam kpis [period]`: the asker's KPIs, a manager's team with a line per rep (text only; the charts are on
+    the Home tab)."""
+    from bot.render_kpis import rep_lines
+    from skills.kpis import PeriodError, compute, parse_period
+
+    try:
+        period = parse_period(rest.split()[0]) if rest.split() else ctx.settings.kam_kpi_period_days
+    except PeriodError:
+        respond(text="Usage: `/kam kpis [period]`, e.g. `/kam kpis 30d` or `/kam kpis 12w`", response_type="ephemeral")
+        return
+    team = is_manager(ctx.store, person)
+    report = compute(ctx.store, ctx.settings, end=ctx.day(), period_days=period,
+                     manager=person.email if team else None, rep=None if team else person.email)
+    if not report.total.accounts:
+        respond(text="You have no accounts to measure yet.", response_type="ephemeral")
+        return
+    title = "Team KPIs" if team else "My KPIs"
+    blocks = kpi_blocks(title, report.total, period) + (rep_lines(report) if team else [])
+    respond(text=f"{title}, last {period} days", blocks=blocks, response_type=kind)

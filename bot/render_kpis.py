@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from skills.kpis import KpiSet, fmt, kpi_names, label
+from bot.render_answer import escape
+from skills.kpis import KpiReport, KpiSet, fmt, kpi_names, label
 
 Block = dict[str, Any]
 
@@ -33,3 +34,25 @@ def kpi_blocks(title: str, kpis: KpiSet, period_days: int, *,
                                                              f"key or strategic)\n{lines}"}},
     ]
     return blocks + [chart_block(c) for c in charts or []]
+
+
+def rep_lines(report: KpiReport, limit: int = 40) -> list[Block]:
+    """A line per rep with the KPIs a manager scans first (cadence, multi-threading, freshness, follow-through),
+    weakest cadence first; sections of at most 3000 characters."""
+    def key(r: Any) -> tuple[float, str]:
+        v = r.kpis.cadence.value
+        return (v if v is not None else 2.0, r.rep)
+
+    lines = [f"• *{escape(r.name or r.rep)}*: cadence {fmt(r.kpis, 'cadence')}, multi-threading "
+             f"{fmt(r.kpis, 'multithreading')}, freshness {fmt(r.kpis, 'freshness')}, follow-through "
+             f"{fmt(r.kpis, 'follow_through')}" for r in sorted(report.reps, key=key)]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"_…and {len(lines) - limit} more: `kam kpis --manager`_"]
+    blocks, text = [], "*Per rep* (weakest cadence first)"
+    for line in lines:
+        if len(text) + len(line) + 1 > 2900:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+            text = ""
+        text = f"{text}\n{line}" if text else line
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return blocks

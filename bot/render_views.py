@@ -35,6 +35,7 @@ in that thread need no new mention.
 suppliers, downstream).
 • `/kam dates [days]`: key dates and birthdays coming up (default 30 days).
 • `/kam tiers`: your accounts by tier.
+• `/kam kpis [90d|12w]`: your KAM KPIs (a manager: the team's, per rep), default the last 90 days.
 • `/kam note <account>: <text>`: save intelligence as a dated note; I guess the dimension and you confirm.
 • `/kam edit <account> [dimension|contacts|metrics|dates]`: change a profile in a form.
 • `/kam case <account>: <what happened>`: open a service case (add `high` or `low` before \

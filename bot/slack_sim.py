@@ -206,12 +206,27 @@ class SlackSim:
             time.sleep(0.05)
         return out
 
+    def _images(self, blocks: list[dict[str, Any]]) -> list[str]:
+        """Image blocks of uploaded files (charts): their bytes saved beside the other temporary files, to open."""
+        import tempfile
+        from pathlib import Path
+
+        out = []
+        for b in blocks:
+            ref = b.get("slack_file") if b.get("type") == "image" else None
+            data = self.mock.file_bytes(str(ref.get("id"))) if isinstance(ref, dict) else None
+            if data:
+                path = Path(tempfile.gettempdir()) / f"kam-sim-{ref['id']}.png"
+                path.write_bytes(data)
+                out.append(f"[image] {b.get('title', {}).get('text') or b.get('alt_text', '')}: {path}")
+        return out
+
     def _post(self, call: Call) -> Post:
         p = call.params
         view = p.get("view") if isinstance(p.get("view"), dict) else None
         blocks = (view or {}).get("blocks") or p.get("blocks") or []
         blocks = blocks if isinstance(blocks, list) else []
-        lines = _texts(blocks) or [str(p.get("text") or "")]
+        lines = (_texts(blocks) or [str(p.get("text") or "")]) + self._images(blocks)
         channel = str(p.get("channel") or "")
         where = {"views.publish": "App Home of " + str(p.get("user_id")), "views.open": "a modal",
                  "response_url": "reply only you see", "chat.postEphemeral": f"{channel} (only you see it)"}.get(

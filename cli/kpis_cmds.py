@@ -38,7 +38,7 @@ def _period(value: str | None) -> int:
         fail(str(exc))
 
 
-def _chart_path(chart: Path) -> Path:
+def chart_path(chart: Path) -> Path:
     if chart.suffix.lower() != ".png":
         fail(f"--chart must name a .png file, got {str(chart)!r}")
     if not chart.parent.exists():
@@ -79,7 +79,7 @@ def show_kpis(rep: str | None, manager: str | None, period: str | None, on: str 
 
     days = _period(period)
     end = _day(on, "--on")
-    target = _chart_path(chart) if chart is not None else None
+    target = chart_path(chart) if chart is not None else None
     store = ctx().store
     try:
         report = compute(store, ctx().settings, end=end, period_days=days, rep=rep, manager=manager)
@@ -128,7 +128,8 @@ def snapshot(on: str | None = typer.Option(None, "--on", help="the snapshot's da
                                                "reconstructed)"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Store this week's KPI snapshot now (the scheduler does it every week on KAM_WEEKLY_DAY)."""
-    from skills.kpi_snapshots import KpiSnapshotRow, take_snapshots
+    from skills.kpi_snapshots import backfill as backfill_weeks
+    from skills.kpi_snapshots import take_snapshots
     from skills.nudges import iso_week
 
     day = _day(on, "--on")
@@ -136,16 +137,7 @@ def snapshot(on: str | None = typer.Option(None, "--on", help="the snapshot's da
     store = ctx().store
     written = {day.isoformat(): take_snapshots(store, ctx().settings, day, period_days=days)}
     if backfill:
-        from sqlalchemy import select
-
-        with store.session() as s:
-            have = set(s.scalars(select(KpiSnapshotRow.week).where(KpiSnapshotRow.scope == "all",
-                                                                   KpiSnapshotRow.period_days == days)))
-        for i in range(1, backfill + 1):
-            past = day - dt.timedelta(days=7 * i)
-            if iso_week(past) not in have:
-                written[past.isoformat()] = take_snapshots(store, ctx().settings, past, period_days=days,
-                                                           reconstructed=True)
+        written.update(backfill_weeks(store, ctx().settings, day, backfill, days))
     if as_json:
         print_json({"period_days": days, "snapshots": written})
         return

@@ -75,10 +75,10 @@ def tiers(typer_ctx: typer.Context,
 
 def _tier_chart(chart: Path) -> None:
     """The tier matrix as a PNG (skills/charts.py); said on stderr so --json output stays clean."""
-    from cli.kpis_cmds import _chart_path, write_png
+    from cli.kpis_cmds import chart_path, write_png
     from skills.charts import render_tier_matrix, tier_matrix_data
 
-    target = _chart_path(chart)
+    target = chart_path(chart)
     data = tier_matrix_data(ctx().store, _config())
     write_png(target, render_tier_matrix(data))
     err_console.print(f"tier matrix of {len(data.points)} accounts written to {target}", highlight=False)

@@ -80,13 +80,17 @@ class Jobs:
 
     def kpi_snapshots(self, only_if_missing: bool = False) -> int:
         """This week's KPI snapshots (skills/kpi_snapshots.py); taking them again in a week replaces that week's."""
-        from skills.kpi_snapshots import take_snapshots, this_week_taken
+        from skills.kpi_snapshots import BACKFILL_WEEKS, any_taken, backfill, take_snapshots, this_week_taken
 
         day = self.clock.now().astimezone(ZoneInfo(self.settings.kam_timezone)).date()
+        period = self.settings.kam_kpi_period_days
         with self.running:
-            if only_if_missing and this_week_taken(self.store, day, self.settings.kam_kpi_period_days):
+            if only_if_missing and this_week_taken(self.store, day, period):
                 return 0
+            first = not any_taken(self.store, period)
             written = take_snapshots(self.store, self.settings, day)
+            if first:  # a new deployment: the past weeks once, so trend charts need not compute them each time
+                written += sum(backfill(self.store, self.settings, day, BACKFILL_WEEKS, period).values())
         log.info("KPI snapshots for %s: %d", day, written)
         return written
 

@@ -42,7 +42,9 @@ def cjk_collection() -> Path | None:
 
 
 def default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "kam-chart-fonts"
+    """Per user: a directory another account made in the shared temporary directory may not be writable."""
+    user = getattr(os, "getuid", lambda: "")()
+    return Path(tempfile.gettempdir()) / f"kam-chart-fonts-{user}"
 
 
 def font_families(texts: Iterable[str], cache_dir: Path | None = None) -> list[str]:
@@ -51,7 +53,11 @@ def font_families(texts: Iterable[str], cache_dir: Path | None = None) -> list[s
     chars = sorted({c for t in texts for c in t if needs_cjk(c)})
     if not chars:
         return [LATIN_FAMILY]
-    family = _cjk_subset("".join(chars), cache_dir or default_cache_dir())
+    try:
+        family = _cjk_subset("".join(chars), cache_dir or default_cache_dir())
+    except OSError as exc:  # no writable cache: the chart still renders, those characters as boxes
+        log.warning("no CJK font for the chart (%s): Chinese names will not render", exc)
+        family = None
     return [LATIN_FAMILY, family] if family else [LATIN_FAMILY]
 
 

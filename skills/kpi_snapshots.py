@@ -21,6 +21,7 @@ from skills.kpis import KpiSet, compute
 from skills.nudges import iso_week, load_tiers
 
 EVERYONE = "*"  # the subject of the all-accounts snapshot
+BACKFILL_WEEKS = 11  # with this week's, the 12 weeks a trend chart shows
 
 
 class KpiSnapshotRow(Base):
@@ -101,3 +102,25 @@ def this_week_taken(store: Store, on: dt.date, period_days: int) -> bool:
     with store.session() as s:
         return s.scalar(select(t.id).where(t.week == iso_week(on), t.scope == "all",
                                            t.period_days == period_days).limit(1)) is not None
+
+
+def backfill(store: Store, settings: Settings, day: dt.date, weeks: int, period_days: int | None = None) -> dict[str,
+                                                                                                                int]:
+    """Snapshots for the `weeks` weeks before `day` that have none, computed from the dated records and marked
+    reconstructed; returns {day: rows written}."""
+    period = period_days or settings.kam_kpi_period_days
+    t = KpiSnapshotRow
+    with store.session() as s:
+        have = set(s.scalars(select(t.week).where(t.scope == "all", t.period_days == period)))
+    written = {}
+    for i in range(1, weeks + 1):
+        past = day - dt.timedelta(days=7 * i)
+        if iso_week(past) not in have:
+            written[past.isoformat()] = take_snapshots(store, settings, past, period_days=period, reconstructed=True)
+    return written
+
+
+def any_taken(store: Store, period_days: int) -> bool:
+    t = KpiSnapshotRow
+    with store.session() as s:
+        return s.scalar(select(t.id).where(t.period_days == period_days).limit(1)) is not None

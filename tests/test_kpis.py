@@ -235,9 +235,16 @@ def test_scheduler_takes_the_weekly_snapshot_once_a_week(kb):
     sched = build_scheduler(jobs)
     trigger = {j.id: j for j in sched.get_jobs()}["kpi_snapshots"].trigger
     assert "day_of_week='mon'" in str(trigger)
-    assert jobs.kpi_snapshots(only_if_missing=True) == 7
+    # the first run on a deployment also stores the 11 weeks before, reconstructed, for the trend charts
+    assert jobs.kpi_snapshots(only_if_missing=True) == 7 * 12
     assert jobs.kpi_snapshots(only_if_missing=True) == 0  # a restart in the same week: already taken
-    assert len(snapshots(store, "rep", None, monday.date(), monday.date(), 90)) == 4
+    [this_week] = snapshots(store, "all", None, monday.date(), monday.date(), 90)
+    assert not this_week.reconstructed
+    past = snapshots(store, "all", None, monday.date() - dt.timedelta(days=77), monday.date() - dt.timedelta(days=1),
+                     90)
+    assert len(past) == 11 and all(p.reconstructed for p in past)
+    jobs.clock = ManualClock(monday + dt.timedelta(days=7))
+    assert jobs.kpi_snapshots() == 7  # the next week: that week only
 
 
 def _kam(home, *args: str) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -117,3 +118,45 @@ def test_manifest_asks_for_the_upload_scope() -> None:
 
     manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
     assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]  # files.getUploadURLExternal needs it
+
+
+def test_slash_kpis_answers_a_rep_and_a_manager_privately(reviewed, bot: Bot, mock: MockSlack) -> None:
+    bot.send(sr.slash_command_body(text="kpis", user_id=ALICE, response_url=mock.response_url()))
+    [reply] = mock.wait_for("response_url", timeout=60)
+    assert reply.params["response_type"] == "ephemeral"
+    text = json.dumps(reply.params, ensure_ascii=False)
+    assert "My KPIs" in text and "last 90 days" in text and "Contact-cadence compliance" in text
+    assert_valid_blocks(reply.params["blocks"])
+
+    mock.add_user(MIA, email="mia@example.com")
+    bot.send(sr.slash_command_body(text="kpis 12w", user_id=MIA, response_url=mock.response_url()))
+    replies = mock.wait_for("response_url", 2, timeout=60)
+    text = json.dumps(replies[1].params, ensure_ascii=False)
+    assert "Team KPIs" in text and "last 84 days" in text and "Per rep" in text
+    assert all(name in text for name in ("Alice Chen", "Bob Miller", "Carol Schneider", "Dave Thompson"))
+    assert_valid_blocks(replies[1].params["blocks"])
+
+    bot.send(sr.slash_command_body(text="kpis forever", user_id=ALICE, response_url=mock.response_url()))
+    replies = mock.wait_for("response_url", 3, timeout=60)
+    assert "Usage: `/kam kpis [period]`" in replies[2].params["text"]
+    assert not mock.calls("files.getUploadURLExternal")  # text only: the charts live on the Home tab
+
+
+def test_slack_sim_saves_uploaded_charts_to_open() -> None:
+    from bot.mock_slack import Call
+    from bot.slack_sim import SlackSim
+
+    sim = SlackSim("http://127.0.0.1:9", "secret", {"mia@example.com": MIA}).start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=sim.mock.base_url)
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+        file_id = client.files_upload_v2(filename="m.png", content=png, title="Tier matrix")["file"]["id"]
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Team KPIs*"}},
+                  {"type": "image", "slack_file": {"id": file_id}, "alt_text": "matrix",
+                   "title": {"type": "plain_text", "text": "Tier matrix"}}]
+        post = sim._post(Call("chat.postMessage", {"channel": "D1", "blocks": blocks}, {}, 0.0))
+        line = post.text.splitlines()[-1]
+        assert line.startswith("[image] Tier matrix: ")
+        assert Path(line.split(": ", 1)[1]).read_bytes() == png
+    finally:
+        sim.stop()
