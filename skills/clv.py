@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -27,6 +26,9 @@ from sqlalchemy import select
 from knowledge.db import AccountRow, MetricsRow, YearlyRevenueRow
 from knowledge.profile import Metrics
 from knowledge.store import LOAD_CHUNK, Store
+
+if TYPE_CHECKING:  # numpy only for the tiering factor: `kam accounts` and `kam show` start without it
+    import numpy as np
 
 DEFAULT_CONFIG = Path(__file__).with_name("clv.yaml")
 UNTIERED = "untiered"
@@ -230,6 +232,8 @@ def clv_column(revenue: np.ndarray, margin: np.ndarray, growth: np.ndarray, sati
                complaints: np.ndarray, config: ClvConfig) -> np.ndarray:
     """`lifetime_value` over whole columns (NaN = unknown), with the `untiered` relationship length: the tiering
     factor `clv`, which cannot depend on the tier it helps to decide. Unknown revenue gives NaN."""
+    import numpy as np
+
     sc, gc = config.satisfaction, config.growth
     m = np.where(np.isnan(margin), config.default_margin, margin)
     g = np.clip(np.nan_to_num(growth, nan=0.0), gc.min, gc.max)
