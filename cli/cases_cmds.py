@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
+from cli import demo_cmd
 from cli.context import console, ctx, fail, print_json
 
 if TYPE_CHECKING:
@@ -189,3 +190,40 @@ def reopen_cmd(case_id: int = typer.Argument(..., help="the case id"),
 
 def register(app: typer.Typer) -> None:
     app.add_typer(cases_app, name="cases")
+
+
+@demo_cmd.command("case", "case ACCOUNT [high|low]: TEXT opens a service case; case ack|resolve|reopen ID; "
+                          "case confirm ID SATISFACTION [NOTE]")
+def _demo_case(state: dict, arg: str) -> None:
+    words = arg.split()
+    if words and words[0] in ("ack", "resolve", "reopen", "confirm"):
+        if len(words) < 2 or not words[1].lstrip("#").isdigit() or (words[0] == "confirm" and len(words) < 3):
+            console.print("usage: case ack|resolve|reopen ID, or case confirm ID SATISFACTION [NOTE]", markup=False)
+            return
+        extra = {"satisfaction": words[2], "note": " ".join(words[3:]) or None} if words[0] == "confirm" else {}
+        _run(words[0], int(words[1].lstrip("#")), state["user"], False, **extra)
+        return
+    name, colon, text = arg.partition(":")
+    severity = "normal"
+    if name.split() and name.split()[-1].lower() in ("high", "low"):
+        severity, name = name.split()[-1].lower(), " ".join(name.split()[:-1])
+    if not colon or not name.strip() or not text.strip():
+        console.print("usage: case ACCOUNT [high|low]: what happened", markup=False)
+        return
+    account_id = demo_cmd.visible_account(state, name.strip())
+    if account_id is not None:
+        open_cmd(account_id, text=text.strip(), as_email=state["user"], severity=severity, assign=None,
+                 as_json=False)
+
+
+@demo_cmd.command("cases", "cases [overdue]: the open service cases at your accounts")
+def _demo_cases(state: dict, arg: str) -> None:
+    from skills.cases import list_cases
+
+    found = list_cases(ctx().store, ctx().settings, person=_person(state["user"]), open_only=True,
+                       overdue_only=arg.strip() == "overdue", now=_now())
+    for c in found:
+        _print(c)
+    if not found:
+        console.print("no open service case at your accounts" if arg.strip() != "overdue" else
+                      "no service case past its target at your accounts")

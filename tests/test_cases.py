@@ -581,3 +581,19 @@ def test_a_database_at_0004_gets_the_case_tables(settings):
             "confirmed_at", "reopened_at", "satisfaction", "note", "channel", "thread_ts"} <= columns
     assert "ix_service_cases_state" in {i["name"] for i in inspect(upgraded.engine).get_indexes("service_cases")}
     upgraded.engine.dispose()
+
+
+def test_the_demo_console_works_cases_as_slack_does(tmp_path):
+    from tests.test_cli import kam
+
+    script = ("case hanshan high: Labels peel off in the cold room\ncases\ncase ack 1\ncase resolve 1\n"
+              "case confirm 1 9\ncase confirm 1 5 thanks, fixed\ncase nosuch: x\ncase hanshan\ncases\nquit\n")
+    result = kam(tmp_path / "kam", "demo", input_text=script)
+    assert result.returncode == 0, result.stderr
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "case #1 open (opened) Hanshan Packaging Co. severity high" in out
+    assert "case #1 acknowledged (acknowledged)" in out and "case #1 resolved (resolved)" in out
+    assert "satisfaction: a whole number from 1 to 5, not '9'" in out  # refused, the case stays resolved
+    assert "case #1 closed (confirmed)" in out and "customer satisfaction 5/5: thanks, fixed" in out
+    assert "that account is not in your portfolio" in out and "usage: case ACCOUNT [high|low]: what happened" in out
+    assert "no open service case at your accounts" in out  # the last `cases`: the only one is closed
