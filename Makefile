@@ -17,11 +17,11 @@ demo: install  ## load the sample accounts and open the console
 
 test: install  ## everything CI runs: lint, fast and slow tests, on the embedded defaults then PostgreSQL + Chroma server
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "slow or not slow"
+	$(BIN)/pytest -m "slow or not slow" --durations=15
 	$(MAKE) --no-print-directory test-postgres
 
 test-postgres: install  ## the suite on PostgreSQL + a Chroma server, both started (and stopped) by .ci/services.sh
-	VENV=$(abspath $(VENV)) .ci/services.sh $(BIN)/pytest -m "slow or not slow" --backend=postgres
+	VENV=$(abspath $(VENV)) .ci/services.sh $(BIN)/pytest -m "slow or not slow" --backend=postgres --durations=15
 
 test-fast: install
 	$(BIN)/pytest

@@ -96,9 +96,16 @@ def test_concurrent_senders_with_retries_beside_a_busy_writer_lose_nothing(bot: 
 
     def sender(plan: list) -> None:
         for body, retry in plan:
-            status, _ = bot.send(body, retry_num=retry, timeout=30)
-            with lock:
-                statuses[status] += 1
+            for attempt in range(4):  # as Slack does: a delivery not acknowledged with a 200 is sent again
+                status, _ = bot.send(body, retry_num=retry if attempt == 0 else (retry or 0) + attempt, timeout=30)
+                with lock:
+                    statuses[status] += 1
+                if status == 200:
+                    break
+                time.sleep(0.5)
+            else:
+                with lock:
+                    statuses["never acknowledged"] += 1
 
     threads = [threading.Thread(target=sender, args=(p,)) for p in plans]
     with Writer(str(bot.kb.store.engine.url.database), hold=0.05, pause=0.01):
@@ -107,7 +114,8 @@ def test_concurrent_senders_with_retries_beside_a_busy_writer_lose_nothing(bot: 
         for t in threads:
             t.join()
         per = wait_answered(mock, sent, timeout=240)
-    assert set(statuses) == {200}
+    # a journal write that waits > 2 s on the other writer answers 503 so that Slack resends (bot/http.py)
+    assert set(statuses) <= {200, 503} and statuses[200] == sum(len(p) for p in plans), statuses
     lost = [ts for ts in sent if per[ts] == 0]
     twice = [ts for ts in sent if per[ts] > 1]
     assert not lost and not twice, (len(lost), len(twice))
