@@ -32,6 +32,8 @@ from skills.charts import (
 )
 from tests.conftest import ROOT, backend_env
 
+pytestmark = pytest.mark.backend_agnostic  # run once, on the embedded pass
+
 DAY = dt.date(2026, 11, 29)
 
 

@@ -32,6 +32,8 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 
+pytestmark = pytest.mark.backend_agnostic  # run once, on the embedded pass
+
 SECRET = "test-signing-secret"
 LOOKUP_TOOL = {
     "type": "function",

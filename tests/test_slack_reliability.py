@@ -65,7 +65,7 @@ class Writer:
             conn.execute("INSERT INTO other_writer VALUES (1)")
             time.sleep(self.hold)
             conn.execute("COMMIT")
-            time.sleep(self.pause)
+            self.stop.wait(self.pause)  # not sleep: leaving the block must not wait out a long pause
         conn.close()
 
     def __enter__(self) -> Writer:

@@ -10,6 +10,8 @@ from rich.console import Console
 from bot.notifier import ConsoleNotifier
 from cli.terminal import to_terminal
 
+pytestmark = pytest.mark.backend_agnostic  # run once, on the embedded pass
+
 
 def shown(markup: str) -> str:
     """What a terminal (without colours) displays for rich markup."""
