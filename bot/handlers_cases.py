@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,8 +40,6 @@ from skills import cases, edit
 log = logging.getLogger("kam.bot")
 Respond = Callable[..., Any]
 CASE_USAGE = "Usage: `/kam case <account>: <what happened>` (add `high` or `low` before the colon for the severity)"
-_CASE = re.compile(r"\s*(.+?)\s*[:：]\s*(\S.*)", re.S)
-_SEVERITY_WORD = re.compile(r"\s+(?:severity\s+)?(high|low|normal)\s*$", re.I)
 REPEAT_WINDOW = dt.timedelta(minutes=10)  # the same text from the same person this soon is the same case
 DONE_WORDS = {"ack": "acknowledged", "resolve": "resolved", "confirm": "confirmed", "reopen": "reopened"}
 
@@ -97,14 +94,11 @@ def command_case(ctx: BotContext, person: Person, rest: str, channel: str | None
     """`/kam case <account>: <text>`: open it, post the case message here, say so to the asker."""
     from bot.handlers_commands import resolve_account
 
-    m = _CASE.match(rest or "")
-    if not m:
+    parsed = cases.parse_case_command(rest)
+    if parsed is None:
         respond(text=CASE_USAGE, response_type="ephemeral")
         return
-    name, text = m.groups()
-    severity = "normal"
-    if sev := _SEVERITY_WORD.search(name):
-        severity, name = sev.group(1).lower(), name[:sev.start()]
+    name, severity, text = parsed
     account_id = resolve_account(ctx, person, name)
     if account_id is None:
         respond(text=f"I couldn't find an account called “{esc(name.strip())}” among the accounts you can see.",

@@ -203,14 +203,14 @@ def _demo_case(state: dict, arg: str) -> None:
         extra = {"satisfaction": words[2], "note": " ".join(words[3:]) or None} if words[0] == "confirm" else {}
         _run(words[0], int(words[1].lstrip("#")), state["user"], False, **extra)
         return
-    name, colon, text = arg.partition(":")
-    severity = "normal"
-    if name.split() and name.split()[-1].lower() in ("high", "low"):
-        severity, name = name.split()[-1].lower(), " ".join(name.split()[:-1])
-    if not colon or not name.strip() or not text.strip():
+    from skills.cases import parse_case_command
+
+    parsed = parse_case_command(arg)  # the syntax of `/kam case`
+    if parsed is None or not parsed[0]:
         console.print("usage: case ACCOUNT [high|low]: what happened", markup=False)
         return
-    account_id = demo_cmd.visible_account(state, name.strip())
+    name, severity, text = parsed
+    account_id = demo_cmd.visible_account(state, name)
     if account_id is not None:
         open_cmd(account_id, text=text.strip(), as_email=state["user"], severity=severity, assign=None,
                  as_json=False)

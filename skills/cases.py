@@ -19,6 +19,7 @@ case's owner, whoever opened it, or an admin may record the customer's confirmat
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,6 +212,23 @@ def may_confirm(person: Person | None, row: Any) -> bool:
 
 
 # ------------------------------------------------------------------ writes
+_CASE_COMMAND = re.compile(r"\s*(.+?)\s*[:：]\s*(\S.*)", re.S)
+_SEVERITY_WORD = re.compile(r"\s+(?:severity\s+)?(high|low|normal)\s*$", re.I)
+
+
+def parse_case_command(text: str) -> tuple[str, str, str] | None:
+    """`<account> [high|low]: <what happened>` (`/kam case`, the demo console) -> (account name, severity, text);
+    None when there is no colon or nothing after it."""
+    m = _CASE_COMMAND.match(text or "")
+    if not m:
+        return None
+    name, what = m.groups()
+    severity = "normal"
+    if sev := _SEVERITY_WORD.search(name):
+        severity, name = sev.group(1).lower(), name[:sev.start()]
+    return name.strip(), severity, what
+
+
 def clean_text(text: str | None, what: str = "text", limit: int = MAX_TEXT_CHARS) -> str:
     value = (text or "").strip()
     if not value:
